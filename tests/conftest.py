@@ -1,0 +1,35 @@
+"""Shared fixtures: every test runs with its own config and data folders, never the user's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PROVIDER_KEY_VARS = (
+    "OPENAI_API_KEY",
+    "AIMLAPI_API_KEY",
+    "GMI_API_KEY",
+    "TUI_CHAT_API_KEY",
+    "TUI_CHAT_PROVIDER",
+    "TUI_CHAT_MODEL",
+    "TUI_CHAT_API_MODE",
+    "TUI_CHAT_THEME",
+    "TUI_CHAT_DATABASE_URL",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point config and data at a temporary folder and hide any real API keys."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("TUI_CHAT_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("TUI_CHAT_DB", str(tmp_path / "history.sqlite3"))
+    for name in PROVIDER_KEY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    yield tmp_path

@@ -1,0 +1,331 @@
+"""Settings: a TOML file plus ``TUI_CHAT_*`` environment overrides, held in frozen dataclasses.
+
+pydantic-settings would cost ~100 ms of import on every start, so the file is read with
+``tomllib`` and validated here; it is written back with ``tomli_w`` at mode 0600.
+
+Priority, highest first: explicit arguments (command-line flags), then the environment, then the
+file, then the defaults below. A file that cannot be read or has bad values never stops the app:
+``load_settings`` returns the usable part and a list of problems to show once.
+
+Example file::
+
+    [defaults]
+    provider = "openai"
+    model = "gpt-5.2"
+    api_mode = "auto"          # auto | chat | responses
+    reasoning_effort = "low"
+    system_prompt = "Be brief."
+
+    [ui]
+    theme = "textual-dark"
+
+    [providers.openai]
+    api_key_env = "OPENAI_API_KEY"   # or: api_key = "sk-..."
+
+    [providers.mybox]                # a custom OpenAI-compatible server
+    base_url = "http://10.0.0.5:8000/v1"
+    api_key_env = "MYBOX_KEY"
+    max_tokens_param = "max_tokens"
+    supports_responses = false
+    models = ["qwen3-32b"]
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tui.domain import ApiMode
+
+API_MODES = {mode.value for mode in ApiMode}
+MAX_TOKENS_PARAMS = {"max_completion_tokens", "max_tokens"}
+
+
+class Secret:
+    """A string that never shows itself in ``repr``/``str``, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def masked(self) -> str:
+        """``sk-…a1b2`` style, for the settings screen."""
+        value = self._value
+        if len(value) <= 8:
+            return "•" * len(value)
+        return f"{value[:3]}…{value[-4:]}"
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """A user's settings for one provider (a built-in one, or a custom one with ``base_url``)."""
+
+    name: str
+    label: str | None = None
+    base_url: str | None = None
+    """Overrides the built-in URL; required for a custom provider."""
+    api_key: Secret | None = None
+    """A literal key; prefer ``api_key_env``."""
+    api_key_env: str | None = None
+    """Environment variable holding the key."""
+    max_tokens_param: str | None = None
+    supports_responses: bool | None = None
+    models: tuple[str, ...] = ()
+    """Extra model ids to list for this provider."""
+
+
+@dataclass(frozen=True)
+class Defaults:
+    provider: str | None = None
+    """None: the first built-in provider with a key, else the offline demo."""
+    model: str | None = None
+    api_mode: ApiMode = ApiMode.AUTO
+    reasoning_effort: str | None = None
+    reasoning_summary: str | None = "auto"
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    system_prompt: str | None = None
+    improve_titles: bool = True
+    """Ask the model for a better title after the first reply."""
+
+
+@dataclass(frozen=True)
+class UiSettings:
+    theme: str = "textual-dark"
+
+
+@dataclass(frozen=True)
+class Settings:
+    defaults: Defaults = field(default_factory=Defaults)
+    ui: UiSettings = field(default_factory=UiSettings)
+    providers: dict[str, ProviderSettings] = field(default_factory=dict)
+    database_url: str | None = None
+    """SQLAlchemy URL; None means the SQLite file from ``paths.database_file``."""
+    config_path: Path | None = None
+
+    def provider(self, name: str) -> ProviderSettings | None:
+        return self.providers.get(name)
+
+
+def _as_str(value: Any, where: str, problems: list[str]) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    problems.append(f"{where} must be text, not {type(value).__name__}; ignored.")
+    return None
+
+
+def _parse_defaults(data: Any, problems: list[str]) -> Defaults:
+    if not isinstance(data, dict):
+        problems.append("[defaults] must be a table; ignored.")
+        return Defaults()
+    text_values: dict[str, Any] = {}
+    for key in ("provider", "model", "reasoning_effort", "reasoning_summary", "system_prompt"):
+        if key in data:
+            value = _as_str(data[key], f"defaults.{key}", problems)
+            if value is not None:
+                text_values[key] = value
+    out = Defaults(**text_values)
+    if "api_mode" in data:
+        mode = data["api_mode"]
+        if mode in API_MODES:
+            out = replace(out, api_mode=ApiMode(mode))
+        else:
+            problems.append(
+                f"defaults.api_mode must be one of auto, chat, responses; got {mode!r}."
+            )
+    if "temperature" in data:
+        temp = data["temperature"]
+        if isinstance(temp, int | float) and not isinstance(temp, bool) and 0 <= temp <= 2:
+            out = replace(out, temperature=float(temp))
+        else:
+            problems.append(f"defaults.temperature must be a number from 0 to 2; got {temp!r}.")
+    if "max_output_tokens" in data:
+        limit = data["max_output_tokens"]
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+            out = replace(out, max_output_tokens=limit)
+        else:
+            problems.append(
+                f"defaults.max_output_tokens must be a positive whole number; got {limit!r}."
+            )
+    if "improve_titles" in data:
+        if isinstance(data["improve_titles"], bool):
+            out = replace(out, improve_titles=data["improve_titles"])
+        else:
+            problems.append("defaults.improve_titles must be true or false.")
+    return out
+
+
+def _parse_provider(name: str, data: Any, problems: list[str]) -> ProviderSettings | None:
+    where = f"providers.{name}"
+    if not isinstance(data, dict):
+        problems.append(f"[{where}] must be a table; ignored.")
+        return None
+    key = _as_str(data.get("api_key"), f"{where}.api_key", problems)
+    max_param = data.get("max_tokens_param")
+    if max_param is not None and max_param not in MAX_TOKENS_PARAMS:
+        problems.append(f"{where}.max_tokens_param must be max_completion_tokens or max_tokens.")
+        max_param = None
+    supports = data.get("supports_responses")
+    if supports is not None and not isinstance(supports, bool):
+        problems.append(f"{where}.supports_responses must be true or false.")
+        supports = None
+    models = data.get("models", [])
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        problems.append(f"{where}.models must be a list of model ids.")
+        models = []
+    base_url = _as_str(data.get("base_url"), f"{where}.base_url", problems)
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        problems.append(f"{where}.base_url must start with http:// or https://; got {base_url!r}.")
+        base_url = None
+    return ProviderSettings(
+        name=name,
+        label=_as_str(data.get("label"), f"{where}.label", problems),
+        base_url=base_url.rstrip("/") if base_url else None,
+        api_key=Secret(key) if key else None,
+        api_key_env=_as_str(data.get("api_key_env"), f"{where}.api_key_env", problems),
+        max_tokens_param=max_param,
+        supports_responses=supports,
+        models=tuple(models),
+    )
+
+
+def parse_settings(data: dict[str, Any], problems: list[str]) -> Settings:
+    """Build ``Settings`` from a parsed TOML document, collecting problems instead of failing."""
+    defaults = _parse_defaults(data.get("defaults", {}), problems)
+    ui_data = data.get("ui", {})
+    ui = UiSettings()
+    if isinstance(ui_data, dict) and "theme" in ui_data:
+        theme = _as_str(ui_data["theme"], "ui.theme", problems)
+        if theme:
+            ui = UiSettings(theme=theme)
+    providers: dict[str, ProviderSettings] = {}
+    raw_providers = data.get("providers", {})
+    if isinstance(raw_providers, dict):
+        for name, section in raw_providers.items():
+            parsed = _parse_provider(name, section, problems)
+            if parsed is not None:
+                providers[name] = parsed
+    else:
+        problems.append("[providers] must be a table; ignored.")
+    database_url = _as_str(data.get("database_url"), "database_url", problems)
+    return Settings(defaults=defaults, ui=ui, providers=providers, database_url=database_url)
+
+
+def _apply_env(settings: Settings, env: dict[str, str]) -> Settings:
+    defaults = settings.defaults
+    if env.get("TUI_CHAT_PROVIDER"):
+        defaults = replace(defaults, provider=env["TUI_CHAT_PROVIDER"])
+    if env.get("TUI_CHAT_MODEL"):
+        defaults = replace(defaults, model=env["TUI_CHAT_MODEL"])
+    mode = env.get("TUI_CHAT_API_MODE")
+    if mode in API_MODES:
+        defaults = replace(defaults, api_mode=ApiMode(mode))
+    ui = settings.ui
+    if env.get("TUI_CHAT_THEME"):
+        ui = UiSettings(theme=env["TUI_CHAT_THEME"])
+    database_url = env.get("TUI_CHAT_DATABASE_URL") or settings.database_url
+    return replace(settings, defaults=defaults, ui=ui, database_url=database_url)
+
+
+def load_settings(path: Path, env: dict[str, str] | None = None) -> tuple[Settings, list[str]]:
+    """Read the settings file (missing is fine) and apply the environment.
+
+    Returns the settings and a list of problems, each a sentence naming the file.
+    """
+    env = dict(os.environ) if env is None else env
+    problems: list[str] = []
+    data: dict[str, Any] = {}
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        pass
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        problems.append(
+            f"The settings file {path} is not valid TOML ({exc}); using the defaults. "
+            "Fix or delete the file."
+        )
+    except OSError as exc:
+        problems.append(f"The settings file {path} could not be read ({exc.strerror}).")
+    file_problems: list[str] = []
+    settings = parse_settings(data, file_problems)
+    problems.extend(f"{path}: {problem}" for problem in file_problems)
+    settings = replace(_apply_env(settings, env), config_path=path)
+    return settings, problems
+
+
+def settings_to_toml(settings: Settings) -> dict[str, Any]:
+    """The document ``save_settings`` writes; keys appear only when set."""
+    defaults: dict[str, Any] = {}
+    for key in (
+        "provider",
+        "model",
+        "reasoning_effort",
+        "reasoning_summary",
+        "temperature",
+        "max_output_tokens",
+        "system_prompt",
+    ):
+        value = getattr(settings.defaults, key)
+        if value is not None:
+            defaults[key] = value
+    defaults["api_mode"] = settings.defaults.api_mode.value
+    defaults["improve_titles"] = settings.defaults.improve_titles
+    providers: dict[str, Any] = {}
+    for name, prov in settings.providers.items():
+        section: dict[str, Any] = {}
+        if prov.label:
+            section["label"] = prov.label
+        if prov.base_url:
+            section["base_url"] = prov.base_url
+        if prov.api_key:
+            section["api_key"] = prov.api_key.get()
+        if prov.api_key_env:
+            section["api_key_env"] = prov.api_key_env
+        if prov.max_tokens_param:
+            section["max_tokens_param"] = prov.max_tokens_param
+        if prov.supports_responses is not None:
+            section["supports_responses"] = prov.supports_responses
+        if prov.models:
+            section["models"] = list(prov.models)
+        providers[name] = section
+    document: dict[str, Any] = {"defaults": defaults, "ui": {"theme": settings.ui.theme}}
+    if providers:
+        document["providers"] = providers
+    if settings.database_url:
+        document["database_url"] = settings.database_url
+    return document
+
+
+def save_settings(settings: Settings, path: Path) -> None:
+    """Write the settings atomically, readable by the owner only (keys may be in it)."""
+    import tomli_w
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        tomli_w.dump(settings_to_toml(settings), handle)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)

@@ -1,0 +1,311 @@
+"""Plain domain types shared by every layer.
+
+Nothing here does I/O or imports Textual, httpx or SQLAlchemy: the wire (``providers``), the store
+(``store``), the engine (``services``) and the UI all speak in these types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tui.providers.errors import ProviderError
+
+
+class ApiKind(StrEnum):
+    """One of the two OpenAI wire protocols."""
+
+    CHAT = "chat"
+    """``POST /chat/completions``."""
+    RESPONSES = "responses"
+    """``POST /responses``."""
+
+
+class ApiMode(StrEnum):
+    """What a conversation asks for; ``auto`` prefers Responses where the model has it."""
+
+    AUTO = "auto"
+    CHAT = "chat"
+    RESPONSES = "responses"
+
+
+class Role(StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class MessageStatus(StrEnum):
+    STREAMING = "streaming"
+    COMPLETE = "complete"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    INCOMPLETE = "incomplete"
+    INTERRUPTED = "interrupted"
+
+
+class AttachmentKind(StrEnum):
+    IMAGE = "image"
+    FILE = "file"
+
+
+# --------------------------------------------------------------------------------------------
+# Stream events: the one small closed set both adapters produce. A stream yields any number of
+# the data events and ends with exactly one ``Finished`` or ``Failed``.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the visible answer."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of reasoning text (a summary, ``reasoning_content``, ``reasoning_text``)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A source the answer cites (web search ``url_citation``)."""
+
+    url: str
+    title: str | None = None
+    start_index: int | None = None
+    end_index: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A complete function call the model asked for (reserved for later; never rendered)."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts; ``output_tokens`` includes ``reasoning_tokens`` as the APIs report them."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseStarted:
+    """The server named the response: its id (chainable on Responses) and the model it used."""
+
+    response_id: str
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The stream ended normally.
+
+    ``reason`` is ``stop``, ``length``, ``content_filter``, ``tool_calls`` or, for a Responses
+    ``response.incomplete``, the incomplete reason (``max_output_tokens``, ``content_filter``).
+    ``incomplete`` is true when the answer was cut short.
+    """
+
+    reason: str = "stop"
+    incomplete: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The stream ended with an error; what arrived before it is still valid."""
+
+    error: ProviderError
+
+
+StreamEvent = (
+    TextDelta | ReasoningDelta | Citation | ToolCall | Usage | ResponseStarted | Finished | Failed
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Requests
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """An image or document carried by a user message: inline bytes or a URL."""
+
+    kind: AttachmentKind
+    name: str
+    mime_type: str
+    data: bytes | None = None
+    url: str | None = None
+
+    def __repr__(self) -> str:  # never dump megabytes of base64 into a log
+        size = len(self.data) if self.data is not None else 0
+        return f"Attachment({self.kind.value}, {self.name!r}, {self.mime_type}, {size} bytes)"
+
+
+@dataclass(frozen=True, slots=True)
+class InputMessage:
+    """One turn of history as sent to a provider."""
+
+    role: Role
+    content: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """A provider-neutral request; each adapter turns it into its own wire body.
+
+    On Chat Completions ``instructions`` becomes the first (system) message and ``messages`` the
+    rest. On Responses ``instructions`` is sent as ``instructions`` and ``messages`` as ``input``
+    items; with ``previous_response_id`` set, ``messages`` holds only the new input.
+    """
+
+    model: str
+    messages: tuple[InputMessage, ...]
+    instructions: str | None = None
+    previous_response_id: str | None = None
+    reasoning_effort: str | None = None
+    reasoning_summary: str | None = None
+    """``auto``, ``concise`` or ``detailed``: ask Responses for a reasoning summary."""
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    web_search: bool = False
+    store: bool = True
+    stream: bool = True
+
+
+# --------------------------------------------------------------------------------------------
+# Catalog
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    """Where and how to reach one OpenAI-compatible provider. Holds no key: see ``api_key``."""
+
+    name: str
+    """Short identifier: ``openai``, ``aimlapi``, ``gmi``, ``ollama``, ``demo``, or a user's own."""
+    label: str
+    base_url: str
+    api_key_env: str | None = None
+    """Environment variable the key is read from."""
+    requires_key: bool = True
+    max_tokens_param: str = "max_completion_tokens"
+    """Chat Completions token-limit field; ``max_tokens`` for servers knowing only that name."""
+    supports_responses: bool = True
+    local: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A model one provider serves and what it supports."""
+
+    id: str
+    """The provider's own id (``openai/gpt-5-2`` at AI/ML API, ``openai/gpt-5.2`` at GMI)."""
+    provider: str
+    label: str = ""
+    family: str | None = None
+    """Canonical family name shared across providers, e.g. ``gpt-5.2``."""
+    endpoints: frozenset[ApiKind] = frozenset({ApiKind.CHAT, ApiKind.RESPONSES})
+    reasoning_efforts: tuple[str, ...] = ()
+    image_input: bool = False
+    file_input: bool = False
+    web_search: bool = False
+    context_window: int | None = None
+    builtin: bool = True
+    """False for models only known from the provider's live ``/models`` list."""
+
+    def supports(self, api: ApiKind) -> bool:
+        return api in self.endpoints
+
+
+# --------------------------------------------------------------------------------------------
+# Stored conversations (what the repository returns; never ORM rows)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAttachment:
+    id: int
+    message_id: int
+    kind: AttachmentKind
+    name: str
+    mime_type: str
+    size: int
+    data: bytes | None = None
+    url: str | None = None
+
+    def __repr__(self) -> str:
+        return f"StoredAttachment({self.id}, {self.kind.value}, {self.name!r}, {self.size} bytes)"
+
+    def to_attachment(self) -> Attachment:
+        return Attachment(self.kind, self.name, self.mime_type, self.data, self.url)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: int
+    conversation_id: int
+    parent_id: int | None
+    role: Role
+    content: str
+    status: MessageStatus
+    created_at: datetime
+    reasoning: str = ""
+    provider: str | None = None
+    model: str | None = None
+    api: ApiKind | None = None
+    response_id: str | None = None
+    previous_response_id: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+    latency_ms: int | None = None
+    """Time from request to the first token."""
+    duration_ms: int | None = None
+    """Time from request to the end of the stream."""
+    error: str | None = None
+    finished_at: datetime | None = None
+    attachments: tuple[StoredAttachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: int
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    provider: str | None = None
+    model: str | None = None
+    api_mode: ApiMode = ApiMode.AUTO
+    system_prompt: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    """Per-conversation parameters: reasoning_effort, temperature, max_output_tokens, ..."""
+    active_leaf_id: int | None = None
+    pinned: bool = False
+    archived: bool = False
+    message_count: int = 0
+    preview: str = ""
+    """The start of the latest message, kept on the row so the list never loads bodies."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    conversation: Conversation
+    snippet: str
+    """Matching text with the match wrapped in ``[`` ``]`` markers (see the repository)."""
+    message_id: int | None = None

@@ -1,0 +1,1 @@
+"""The wire: OpenAI-compatible providers over httpx, turned into typed stream events."""

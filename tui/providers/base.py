@@ -1,0 +1,29 @@
+"""The provider interface every OpenAI-compatible endpoint sits behind."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from tui.domain import ApiKind, ChatRequest, ModelInfo, ProviderConfig, StreamEvent
+
+
+class Provider(Protocol):
+    """One configured provider, sharing the app's single ``httpx.AsyncClient``."""
+
+    config: ProviderConfig
+
+    def stream(self, request: ChatRequest, api: ApiKind) -> AsyncIterator[StreamEvent]:
+        """Send ``request`` over ``api`` and yield its events.
+
+        The iterator ends with exactly one ``Finished`` or ``Failed``; provider failures are
+        yielded as ``Failed(error)``, never raised. With ``request.stream`` false the same events
+        come from one non-streaming call. Closing the iterator (or cancelling the task) closes
+        the HTTP connection at once. Retries happen only before the first event that carries
+        content.
+        """
+        ...
+
+    async def list_models(self) -> list[ModelInfo]:
+        """``GET /models``, parsed defensively (only ``id`` is relied on)."""
+        ...

@@ -1,0 +1,1 @@
+"""The engine: turns, chains, branches, titles, export; independent of the UI."""

@@ -1,0 +1,1 @@
+"""Storage: conversations, message trees and Responses chains in SQLite."""
