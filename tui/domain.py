@@ -207,6 +207,10 @@ class ProviderConfig:
     supports_responses: bool = True
     local: bool = False
     headers: tuple[tuple[str, str], ...] = ()
+    stateful_responses: bool = True
+    """The server keeps responses, so ``previous_response_id`` can chain from them. Servers
+    with a stateless ``/responses`` (Ollama, llama.cpp, vLLM by default) need the whole path
+    resent as ``input`` every turn."""
 
 
 @dataclass(frozen=True, slots=True)
