@@ -6,11 +6,10 @@ a custom provider. ``ModelCatalog`` lists each provider's models (built-in first
 in the settings, then the live ``GET /models`` result the caller fetched) and resolves the ids
 people type (``gpt-5.2`` is ``openai/gpt-5-2`` at AI/ML API and ``openai/gpt-5.2`` at GMI Cloud).
 
-Keys: ``resolve_api_key`` reads a literal key from the settings, else the variable the settings
-name, else the preset's variable. A built-in provider's variable (``OPENAI_API_KEY``,
-``AIMLAPI_API_KEY``, ``GMI_API_KEY``) is only ever sent to that provider's own https host, so a
-custom base URL never receives the user's OpenAI key. ``TUI_CHAT_API_KEY`` is the key of the
-ad-hoc provider built from ``--base-url`` (``adhoc_provider``).
+Keys (``resolve_api_key``, from ``keys``): a literal key from the settings, else the variable
+the settings name, else the preset's variable; ``OPENAI_API_KEY`` and the other built-in
+providers' variables never go to another host. ``TUI_CHAT_API_KEY`` is the key of the ad-hoc
+provider built from ``--base-url`` (``adhoc_provider``).
 
 Nothing here does I/O: the caller reads the environment and fetches ``/models``.
 """
@@ -25,14 +24,36 @@ from urllib.parse import urlsplit
 from tui.config.settings import ProviderSettings, Settings
 from tui.domain import ApiKind, ApiMode, ModelInfo, ProviderConfig
 from tui.providers.capabilities import canonical_key, infer_model, is_chat_model
-from tui.providers.errors import MissingKeyError
+from tui.providers.keys import (
+    has_key,
+    missing_key_error,
+    resolve_api_key,
+)
 from tui.providers.presets import (
     BUILTIN_MODELS,
     BUILTIN_PROVIDERS,
     CLOUD_PROVIDERS,
     DEFAULT_MODELS,
-    HOST_KEY_ENVS,
 )
+
+__all__ = [
+    "ADHOC_KEY_ENV",
+    "ADHOC_PROVIDER",
+    "DEMO_PROVIDER",
+    "ModelCatalog",
+    "UnknownProviderError",
+    "adhoc_provider",
+    "build_providers",
+    "custom_provider",
+    "default_model",
+    "default_provider",
+    "endpoint_for",
+    "has_key",
+    "is_local_host",
+    "missing_key_error",
+    "resolve_api_key",
+    "validate_base_url",
+]
 
 ADHOC_PROVIDER = "custom"
 ADHOC_KEY_ENV = "TUI_CHAT_API_KEY"
@@ -85,15 +106,6 @@ def is_local_host(base_url: str) -> bool:
     except ValueError:
         return bool(host) and "." not in host
     return address.is_loopback or address.is_private or address.is_link_local
-
-
-def _key_env_allowed(env_name: str, config: ProviderConfig) -> bool:
-    """A built-in provider's key variable goes only to that provider's own https host."""
-    for host, bound_env in HOST_KEY_ENVS.items():
-        if bound_env == env_name:
-            parts = urlsplit(config.base_url)
-            return parts.scheme == "https" and parts.hostname == host
-    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -188,66 +200,6 @@ def adhoc_provider(
     if max_tokens_param is not None:
         config = replace(config, max_tokens_param=max_tokens_param)
     return config
-
-
-# --------------------------------------------------------------------------------------------
-# Keys
-# --------------------------------------------------------------------------------------------
-
-
-def _key_env_candidates(config: ProviderConfig, settings: Settings | None) -> list[str]:
-    section = settings.provider(config.name) if settings else None
-    names = [
-        section.api_key_env if section else None,
-        config.api_key_env,
-        HOST_KEY_ENVS.get(urlsplit(config.base_url).hostname or ""),
-    ]
-    return list(dict.fromkeys(name for name in names if name))
-
-
-def resolve_api_key(
-    config: ProviderConfig, settings: Settings | None, env: Mapping[str, str]
-) -> str | None:
-    """The key for ``config``: the settings' literal key, else the settings' ``api_key_env``,
-    else the preset's variable, else the variable bound to the provider's host; ``None`` if
-    none is set. A built-in provider's variable is never used for another host."""
-    section = settings.provider(config.name) if settings else None
-    if section is not None and section.api_key:
-        literal = section.api_key.get().strip()
-        if literal:
-            return literal
-    for env_name in _key_env_candidates(config, settings):
-        if not _key_env_allowed(env_name, config):
-            continue
-        value = env.get(env_name, "").strip()
-        if value:
-            return value
-    return None
-
-
-def missing_key_error(config: ProviderConfig, settings: Settings | None) -> MissingKeyError:
-    """The error to show when ``resolve_api_key`` found nothing; it names where a key can go."""
-    candidates = _key_env_candidates(config, settings)
-    usable = [name for name in candidates if _key_env_allowed(name, config)]
-    refused = [name for name in candidates if name not in usable]
-    detail = None
-    if refused:
-        host = urlsplit(config.base_url).hostname
-        detail = (
-            f"{', '.join(refused)} is only sent to its own provider, not to {host}; "
-            f"set api_key_env for [providers.{config.name}] to another variable."
-        )
-    return MissingKeyError(
-        f"No API key is set for {config.label}.",
-        key_env=usable[0] if usable else None,
-        provider=config.name,
-        detail=detail,
-    )
-
-
-def has_key(config: ProviderConfig, settings: Settings | None, env: Mapping[str, str]) -> bool:
-    """True when the provider needs no key or one is available."""
-    return not config.requires_key or resolve_api_key(config, settings, env) is not None
 
 
 # --------------------------------------------------------------------------------------------
