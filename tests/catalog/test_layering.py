@@ -13,6 +13,7 @@ import pytest
     ("module", "forbidden"),
     [
         ("tui.providers.catalog", ("textual", "tui.store", "httpx", "sqlalchemy")),
+        ("tui.providers.demo", ("textual", "tui.store", "sqlalchemy")),
     ],
 )
 def test_module_imports_stay_in_their_layer(module: str, forbidden: tuple[str, ...]) -> None:
