@@ -12,6 +12,7 @@ from tui.providers.catalog import (
     adhoc_provider,
     default_model,
     endpoint_for,
+    is_local_host,
 )
 
 CHAT = frozenset({ApiKind.CHAT})
@@ -277,7 +278,9 @@ def test_custom_providers_come_from_settings_and_bad_ones_are_reported() -> None
     assert [model.id for model in catalog.models("mybox")] == ["qwen3-32b"]
     assert catalog.models("mybox")[0].endpoints == CHAT
     router = catalog.provider("router")
-    assert router.label == "Router" and router.requires_key and not router.local
+    assert router.label == "Router" and not router.local
+    # No key configured: called without one, so its own 401 would explain a missing key.
+    assert not router.requires_key
     assert "typo" not in catalog
     assert any(
         "providers.typo" in problem and "base_url" in problem for problem in catalog.problems
@@ -376,3 +379,37 @@ def test_secret_settings_are_not_in_the_catalog_repr() -> None:
     catalog = ModelCatalog(settings)
     shown = repr(catalog.providers()) + repr(catalog.settings) + repr(catalog.models("gmi"))
     assert "gmi-secret-value-42" not in shown
+
+
+def test_configuring_a_key_makes_a_provider_require_it() -> None:
+    settings = Settings(
+        providers={
+            "vllm": ProviderSettings(name="vllm", api_key_env="VLLM_KEY"),
+            "box": ProviderSettings(
+                name="box", base_url="https://box.example/v1", api_key=Secret("k")
+            ),
+        }
+    )
+    catalog = ModelCatalog(settings)
+    assert catalog.provider("vllm").requires_key and catalog.provider("vllm").local
+    assert catalog.provider("vllm").api_key_env == "VLLM_KEY"
+    assert catalog.provider("box").requires_key
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://localhost:11434/v1", True),
+        ("http://127.0.0.1:8080/v1", True),
+        ("http://[::1]:8000/v1", True),
+        ("http://192.168.1.20:1234/v1", True),
+        ("http://10.0.0.5:8000/v1", True),
+        ("http://gpu-box:8000/v1", True),
+        ("http://studio.local:1234/v1", True),
+        ("https://api.openai.com/v1", False),
+        ("https://8.8.8.8/v1", False),
+        ("https://llm.example.com/v1", False),
+    ],
+)
+def test_is_local_host(url: str, local: bool) -> None:
+    assert is_local_host(url) is local

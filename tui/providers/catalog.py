@@ -114,15 +114,18 @@ def is_local_host(base_url: str) -> bool:
 
 
 def custom_provider(name: str, base_url: str, *, label: str | None = None) -> ProviderConfig:
-    """A user-defined OpenAI-compatible provider; keyless when the host is local."""
+    """A user-defined OpenAI-compatible provider.
+
+    It needs a key only once the settings name one (``api_key`` or ``api_key_env``): a server
+    the user set up without a key is called without one, and its own 401 says if that is wrong.
+    """
     url = validate_base_url(base_url)
-    local = is_local_host(url)
     return ProviderConfig(
         name=name,
         label=label or name,
         base_url=url,
-        requires_key=not local,
-        local=local,
+        requires_key=False,
+        local=is_local_host(url),
     )
 
 
