@@ -77,7 +77,8 @@ def validate_base_url(base_url: str) -> str:
     """The URL without a trailing slash, or ``ValueError`` saying what is wrong with it.
 
     A URL carrying ``user:password@`` is refused (keys belong in settings or the environment,
-    never in a URL that is shown and stored), and the message never repeats it.
+    never in a URL that is shown and stored). Messages never repeat the value: a key pasted
+    into the wrong field must not end up on screen or in a log.
     """
     url = base_url.strip()
     parts = urlsplit(url)
@@ -88,11 +89,11 @@ def validate_base_url(base_url: str) -> str:
         )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
-            f"The base URL must start with http:// or https:// and name a host, e.g. "
-            f"https://api.example.com/v1; got {url!r}."
+            "The base URL must start with http:// or https:// and name a host, e.g. "
+            "https://api.example.com/v1."
         )
     if parts.query or parts.fragment:
-        raise ValueError(f"The base URL must not have a query or fragment; got {url!r}.")
+        raise ValueError("The base URL must not have a query (?...) or fragment (#...).")
     return url.rstrip("/")
 
 
@@ -189,7 +190,7 @@ def adhoc_provider(
     local = is_local_host(url)
     config = ProviderConfig(
         name=name,
-        label=label or f"{host}",
+        label=label or host or name,
         base_url=url,
         api_key_env=ADHOC_KEY_ENV,
         requires_key=not local,
