@@ -157,7 +157,7 @@ async def test_high_rates_stay_accurate_by_batching_sleeps() -> None:
     expected = tokens / 4000
     assert expected * 0.8 <= total <= expected + 1.0
     # Sleeps are batched (at least 10 ms apart), so far fewer chunks than tokens.
-    assert 5 <= len(arrivals) < tokens / 10
+    assert 3 <= len(arrivals) < tokens / 10
 
 
 async def test_first_token_latency_delays_the_first_byte() -> None:
