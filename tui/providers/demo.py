@@ -127,6 +127,7 @@ class _PacedBody(httpx.AsyncByteStream):
             yield b"".join(pending)
 
     async def aclose(self) -> None:
+        """The client left: stop at the next frame."""
         self._closed = True
 
 
@@ -208,6 +209,7 @@ class DemoTransport(httpx.AsyncBaseTransport):
         self._stored: OrderedDict[str, StoredTurn] = OrderedDict()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request as the server would; errors become OpenAI error bodies."""
         body = await request.aread()
         try:
             return await self._route(request.method, request.url.path.rstrip("/"), body)

@@ -44,6 +44,7 @@ class ApiError(Exception):
 
     @classmethod
     def missing(cls, param: str) -> ApiError:
+        """A required field is absent."""
         return cls(
             400,
             f"Missing required parameter: '{param}'.",
@@ -53,6 +54,7 @@ class ApiError(Exception):
 
     @classmethod
     def invalid_type(cls, param: str, expected: str, value: Any) -> ApiError:
+        """A field has the wrong JSON type."""
         return cls(
             400,
             f"Invalid type for '{param}': expected {expected}, but got {json_kind(value)} instead.",
@@ -62,6 +64,7 @@ class ApiError(Exception):
 
 
 def json_kind(value: Any) -> str:
+    """How OpenAI's messages name a JSON value's type."""
     if value is None:
         return "null"
     if isinstance(value, bool):

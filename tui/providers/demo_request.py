@@ -18,10 +18,14 @@ class DemoModel(Protocol):
     """What request parsing needs to know about a demo model."""
 
     @property
-    def chat(self) -> bool: ...
+    def chat(self) -> bool:
+        """Served on Chat Completions (else Responses only)."""
+        ...
 
     @property
-    def efforts(self) -> tuple[str, ...]: ...
+    def efforts(self) -> tuple[str, ...]:
+        """Accepted reasoning efforts."""
+        ...
 
 
 def _model(body: dict[str, Any], models: Mapping[str, DemoModel], *, status: int) -> str:
@@ -126,6 +130,7 @@ class _Transcript:
     attachments: int = 0
 
     def add(self, role: str, text: str, attachments: int) -> None:
+        """Count one message; system and developer text becomes instructions."""
         self.chars += len(text)
         self.count += 1
         if role in ("system", "developer"):

@@ -43,6 +43,7 @@ class DemoConversation:
 
     @property
     def prompt(self) -> str:
+        """The latest user message."""
         return self.user_turns[-1] if self.user_turns else ""
 
 

@@ -68,18 +68,22 @@ class DemoReply:
 
     @property
     def reasoning_tokens(self) -> int:
+        """Tokens spent reasoning, shown or not."""
         return sum(len(part) for part in self.reasoning)
 
     @property
     def output_tokens(self) -> int:
+        """Reasoning plus answer tokens, as the APIs count output."""
         return self.reasoning_tokens + len(self.text)
 
     @property
     def answer(self) -> str:
+        """The visible answer as one string."""
         return "".join(self.text)
 
     @property
     def reasoning_texts(self) -> list[str]:
+        """Each reasoning summary part as one string."""
         return ["".join(part) for part in self.reasoning]
 
 
@@ -89,6 +93,7 @@ class DemoReply:
 
 
 def chat_usage(reply: DemoReply) -> dict[str, Any]:
+    """Chat Completions ``usage`` with every detail field OpenAI sends."""
     return {
         "prompt_tokens": reply.input_tokens,
         "completion_tokens": reply.output_tokens,
@@ -218,6 +223,7 @@ class ResponseMeta:
 
 
 def responses_usage(reply: DemoReply) -> dict[str, Any]:
+    """Responses ``usage``; ``output_tokens`` includes the reasoning tokens."""
     return {
         "input_tokens": reply.input_tokens,
         "input_tokens_details": {"cached_tokens": 0},
