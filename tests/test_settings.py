@@ -99,3 +99,12 @@ def test_paths_follow_overrides(tmp_path: Path, monkeypatch) -> None:  # type: i
     assert config_file(tmp_path / "x.toml") == tmp_path / "x.toml"
     monkeypatch.delenv("TUI_CHAT_DB")
     assert database_file().name == "history.sqlite3"
+
+
+def test_a_bad_base_url_is_not_repeated_back(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[providers.x]\nbase_url = "sk-live-abcdefghijklmnopqrstuvwxyz"\n')
+    settings, problems = load_settings(path, env={})
+    assert settings.providers["x"].base_url is None
+    assert problems and "base_url" in problems[0]
+    assert "abcdefghijkl" not in "\n".join(problems)

@@ -196,7 +196,8 @@ def _parse_provider(name: str, data: Any, problems: list[str]) -> ProviderSettin
         models = []
     base_url = _as_str(data.get("base_url"), f"{where}.base_url", problems)
     if base_url is not None and not base_url.startswith(("http://", "https://")):
-        problems.append(f"{where}.base_url must start with http:// or https://; got {base_url!r}.")
+        # Never repeat the value: it may be a key pasted into the wrong field.
+        problems.append(f"{where}.base_url must start with http:// or https://; ignored.")
         base_url = None
     return ProviderSettings(
         name=name,
