@@ -6,7 +6,12 @@ never contain an API key: build them from the provider's error text and our own 
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Action(StrEnum):
@@ -189,3 +194,266 @@ class MalformedResponseError(ProviderError):
 
     action = Action.RETRY
     default_message = "The provider sent a response this app could not read."
+
+
+class EndpointNotFoundError(ProviderError):
+    """The server has no such path: usually a base URL missing ``/v1`` or pointing elsewhere."""
+
+    action = Action.OPEN_SETTINGS
+    default_message = "The provider has no such API endpoint."
+
+    @property
+    def hint(self) -> str:
+        return "Check the provider's base URL in Settings (it usually ends in /v1)."
+
+
+# --------------------------------------------------------------------------------------------
+# Mapping what a server said to the hierarchy above
+# --------------------------------------------------------------------------------------------
+
+MAX_RETRY_AFTER = 120.0
+"""Longest ``retry-after`` worth waiting for inside one request; longer waits are reported."""
+
+_DETAIL_LIMIT = 500
+_KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_-]{4})[A-Za-z0-9_-]{8,}")
+_BEARER_PATTERN = re.compile(r"(?i)\bbearer\s+[^\s\"',]+")
+_TITLE_PATTERN = re.compile(r"(?is)<title[^>]*>(.*?)</title>")
+_CONTEXT_PHRASES = ("context length", "context_length", "context window", "maximum context")
+_QUOTA_PHRASES = ("exceeded your current quota", "insufficient_quota", "insufficient balance")
+_FILTER_CODES = {"content_filter", "content_policy_violation", "content_filtered"}
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with the given secrets, bearer tokens and ``sk-`` keys masked."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    text = _BEARER_PATTERN.sub("Bearer ***", text)
+    return _KEY_PATTERN.sub(r"\1***", text)
+
+
+def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
+    if not headers:
+        return None
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime  # only for the rare HTTP-date form
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = datetime.now(UTC).timestamp() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _text(value: object) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int | float):
+        return str(value)
+    return None
+
+
+def _clip(text: str | None, secrets: Iterable[str | None]) -> str | None:
+    if not text:
+        return None
+    text = " ".join(redact(text, secrets).split())
+    if len(text) > _DETAIL_LIMIT:
+        text = text[: _DETAIL_LIMIT - 1] + "…"
+    return text or None
+
+
+def error_from_payload(
+    payload: Mapping[str, Any],
+    *,
+    status: int | None = None,
+    headers: Mapping[str, str] | None = None,
+    provider: str | None = None,
+    api: str | None = None,
+    key_env: str | None = None,
+    model: str | None = None,
+    secrets: Iterable[str | None] = (),
+) -> ProviderError:
+    """A typed error from an error object in any of the shapes servers use.
+
+    Accepts ``{"error": {...}}`` bodies, the nested and flat Responses ``error`` events, a
+    ``response.error`` object, OpenRouter's integer codes and ``{"detail": ...}`` bodies.
+    """
+    inner: Any = payload.get("error")
+    if isinstance(inner, Mapping):
+        err: Mapping[str, Any] = inner
+        message = _text(err.get("message")) or _text(payload.get("message"))
+    else:
+        err = payload
+        message = _text(inner) or _text(payload.get("message")) or _text(payload.get("detail"))
+    raw_code = err.get("code")
+    if status is None:
+        top = payload.get("status")
+        if isinstance(raw_code, int) and 400 <= raw_code <= 599:
+            status = raw_code
+        elif isinstance(top, int) and 400 <= top <= 599:
+            status = top
+    metadata = err.get("metadata")
+    if isinstance(metadata, Mapping) and _text(metadata.get("raw")):
+        message = f"{message or ''} ({metadata['raw']})".strip()
+    return _classify(
+        status=status,
+        code=_text(raw_code),
+        kind=_text(err.get("type")),
+        param=_text(err.get("param")),
+        message=message,
+        headers=headers,
+        provider=provider,
+        api=api,
+        key_env=key_env,
+        model=model,
+        secrets=tuple(secrets),
+    )
+
+
+def error_from_response(
+    status: int,
+    headers: Mapping[str, str] | None,
+    body: bytes,
+    *,
+    provider: str | None = None,
+    api: str | None = None,
+    key_env: str | None = None,
+    model: str | None = None,
+    secrets: Iterable[str | None] = (),
+) -> ProviderError:
+    """A typed error from an HTTP error response; the body is read as JSON whatever its type."""
+    secrets = tuple(secrets)
+    try:
+        payload = json.loads(body) if body.strip() else None
+    except ValueError:
+        payload = None
+    if isinstance(payload, Mapping):
+        return error_from_payload(
+            payload,
+            status=status,
+            headers=headers,
+            provider=provider,
+            api=api,
+            key_env=key_env,
+            model=model,
+            secrets=secrets,
+        )
+    text = body.decode("utf-8", "replace").strip()
+    if text.startswith("<"):
+        title = _TITLE_PATTERN.search(text)
+        text = title.group(1) if title else ""
+    return _classify(
+        status=status,
+        code=None,
+        kind=None,
+        param=None,
+        message=text or None,
+        headers=headers,
+        provider=provider,
+        api=api,
+        key_env=key_env,
+        model=model,
+        secrets=secrets,
+    )
+
+
+def _classify(
+    *,
+    status: int | None,
+    code: str | None,
+    kind: str | None,
+    param: str | None,
+    message: str | None,
+    headers: Mapping[str, str] | None,
+    provider: str | None,
+    api: str | None,
+    key_env: str | None,
+    model: str | None,
+    secrets: tuple[str | None, ...],
+) -> ProviderError:
+    detail = _clip(message, secrets)
+    lowered = (detail or "").lower()
+    tag = (code or "").lower()
+    kind_tag = (kind or "").lower()
+    common: dict[str, Any] = {
+        "status": status,
+        "code": code,
+        "provider": provider,
+        "request_id": headers.get("x-request-id") if headers else None,
+        "detail": detail,
+    }
+    if (
+        tag == "previous_response_not_found"
+        or param == "previous_response_id"
+        or "previous_response_id" in lowered
+        or "previous response with id" in lowered
+    ):
+        return PreviousResponseNotFoundError(**common)
+    if "only supported in v1/responses" in lowered:
+        return EndpointNotSupportedError(use="responses", **common)
+    if "only supported in v1/chat/completions" in lowered:
+        return EndpointNotSupportedError(
+            "This model is only served by the Chat Completions API.", use="chat", **common
+        )
+    if tag == "context_length_exceeded" or any(p in lowered for p in _CONTEXT_PHRASES):
+        return ContextTooLongError(**common)
+    if (
+        status == 402
+        or "insufficient_quota" in (tag, kind_tag)
+        or any(p in lowered for p in _QUOTA_PHRASES)
+    ):
+        return QuotaExceededError(**common)
+    if (
+        tag == "model_not_found"
+        or (status == 404 and param == "model")
+        or (status in (400, 404) and "model" in lowered and "does not exist" in lowered)
+    ):
+        named = f"The provider does not know the model {model!r}." if model else None
+        return ModelNotFoundError(named, **common)
+    if status == 401 or tag in ("invalid_api_key", "unauthorized"):
+        return AuthenticationError(key_env=key_env, **common)
+    if status == 403:
+        return PermissionDeniedError(**common)
+    if status == 429 or tag in ("rate_limit_exceeded", "rate_limited"):
+        return RateLimitError(retry_after=parse_retry_after(headers), **common)
+    if tag in _FILTER_CODES:
+        return ContentFilterError(**common)
+    if status == 404:
+        if api == "responses":
+            return EndpointNotSupportedError(
+                "This provider does not offer the Responses API.", use="chat", **common
+            )
+        return EndpointNotFoundError(**common)
+    if status == 413:
+        return ContextTooLongError("The request is too large for the provider.", **common)
+    if status in (408, 409):
+        return ServerError("The provider could not handle the request in time.", **common)
+    if (
+        (status is not None and status >= 500)
+        or tag == "server_error"
+        or kind_tag == "server_error"
+    ):
+        return ServerError(**common)
+    if status is not None and 400 <= status < 500:
+        said = f"The provider rejected the request: {detail}" if detail else None
+        return BadRequestError(said, **common)
+    said = f"The provider reported an error: {detail}" if detail else None
+    return ProviderError(said, **common)
