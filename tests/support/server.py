@@ -336,7 +336,8 @@ class _Exchange:
         if "content-type" not in names:
             lines.append("content-type: application/json")
         lines.append("transfer-encoding: chunked" if chunked else f"content-length: {length}")
-        lines.append("x-request-id: req_loopback")
+        if "x-request-id" not in names:
+            lines.append("x-request-id: req_loopback")
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
     async def fixed(
@@ -389,7 +390,10 @@ class _Exchange:
             self.server._note_disconnect(self.number)
             return False
         finally:
+            # The next request is read from this reader: the watcher must be gone first.
             self.watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await self.watch
         return True
 
     async def pause(self, seconds: float, keepalive_every: float) -> None:

@@ -27,8 +27,8 @@ def _answer(behaviour: Behaviour, text: str) -> list[str]:
     if behaviour.flood:
         return ["tok "] * behaviour.flood
     if behaviour.huge_bytes:
-        unit = "big é data "
-        return [(unit * (behaviour.huge_bytes // len(unit.encode()) + 1))[: behaviour.huge_bytes]]
+        unit = "big é data "  # 12 bytes: the event is huge_bytes rounded down to a multiple
+        return [unit * (behaviour.huge_bytes // len(unit.encode()))]
     return pieces(text)
 
 
@@ -350,7 +350,7 @@ def flood_template(api: str, response_id: str, model: str) -> tuple[bytes, bytes
         "obfuscation": "pad",
         "sequence_number": 1234567,
     }
-    template = _sse(delta, delta["type"]).replace(b"1234567", b"%d")
+    template = _sse(delta, "response.output_text.delta").replace(b"1234567", b"%d")
     return b"".join(events[:4]), template, b"".join(events[4:])
 
 
