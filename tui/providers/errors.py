@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from tui.providers.wire_values import MAX_RETRY_AFTER as MAX_RETRY_AFTER
+from tui.providers.wire_values import clip_detail, text_value
+from tui.providers.wire_values import parse_retry_after as parse_retry_after
+from tui.providers.wire_values import redact as redact
 
 
 class Action(StrEnum):
@@ -211,73 +215,10 @@ class EndpointNotFoundError(ProviderError):
 # Mapping what a server said to the hierarchy above
 # --------------------------------------------------------------------------------------------
 
-MAX_RETRY_AFTER = 120.0
-"""Longest ``retry-after`` worth waiting for inside one request; longer waits are reported."""
-
-_DETAIL_LIMIT = 500
-_KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_-]{4})[A-Za-z0-9_-]{8,}")
-_BEARER_PATTERN = re.compile(r"(?i)\bbearer\s+[^\s\"',]+")
 _TITLE_PATTERN = re.compile(r"(?is)<title[^>]*>(.*?)</title>")
 _CONTEXT_PHRASES = ("context length", "context_length", "context window", "maximum context")
 _QUOTA_PHRASES = ("exceeded your current quota", "insufficient_quota", "insufficient balance")
 _FILTER_CODES = {"content_filter", "content_policy_violation", "content_filtered"}
-
-
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` with the given secrets, bearer tokens and ``sk-`` keys masked."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    text = _BEARER_PATTERN.sub("Bearer ***", text)
-    return _KEY_PATTERN.sub(r"\1***", text)
-
-
-def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
-    if not headers:
-        return None
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime  # only for the rare HTTP-date form
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = datetime.now(UTC).timestamp() if now is None else now
-    return max(0.0, when.timestamp() - current)
-
-
-def _text(value: object) -> str | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        return value or None
-    if isinstance(value, int | float):
-        return str(value)
-    return None
-
-
-def _clip(text: str | None, secrets: Iterable[str | None]) -> str | None:
-    if not text:
-        return None
-    text = " ".join(redact(text, secrets).split())
-    if len(text) > _DETAIL_LIMIT:
-        text = text[: _DETAIL_LIMIT - 1] + "…"
-    return text or None
 
 
 def error_from_payload(
@@ -299,10 +240,14 @@ def error_from_payload(
     inner: Any = payload.get("error")
     if isinstance(inner, Mapping):
         err: Mapping[str, Any] = inner
-        message = _text(err.get("message")) or _text(payload.get("message"))
+        message = text_value(err.get("message")) or text_value(payload.get("message"))
     else:
         err = payload
-        message = _text(inner) or _text(payload.get("message")) or _text(payload.get("detail"))
+        message = (
+            text_value(inner)
+            or text_value(payload.get("message"))
+            or text_value(payload.get("detail"))
+        )
     raw_code = err.get("code")
     if status is None:
         top = payload.get("status")
@@ -311,13 +256,13 @@ def error_from_payload(
         elif isinstance(top, int) and 400 <= top <= 599:
             status = top
     metadata = err.get("metadata")
-    if isinstance(metadata, Mapping) and _text(metadata.get("raw")):
+    if isinstance(metadata, Mapping) and text_value(metadata.get("raw")):
         message = f"{message or ''} ({metadata['raw']})".strip()
     return _classify(
         status=status,
-        code=_text(raw_code),
-        kind=_text(err.get("type")),
-        param=_text(err.get("param")),
+        code=text_value(raw_code),
+        kind=text_value(err.get("type")),
+        param=text_value(err.get("param")),
         message=message,
         headers=headers,
         provider=provider,
@@ -389,7 +334,7 @@ def _classify(
     model: str | None,
     secrets: tuple[str | None, ...],
 ) -> ProviderError:
-    detail = _clip(message, secrets)
+    detail = clip_detail(message, secrets)
     lowered = (detail or "").lower()
     tag = (code or "").lower()
     kind_tag = (kind or "").lower()
