@@ -234,3 +234,11 @@ def test_transport_failures(
     assert type(error) is expected
     assert words in error.message
     assert error.action is Action.RETRY or words == "base URL"
+
+
+def test_a_redirect_points_at_the_base_url() -> None:
+    headers = {"location": "https://api.example.test/v1/chat/completions"}
+    error = error_from_response(301, headers, b"")
+    assert isinstance(error, errors.EndpointNotFoundError)
+    assert error.detail == "Redirected to https://api.example.test/v1/chat/completions"
+    assert "base URL" in str(error)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.support.fixtures import TEST_KEY, ask, collect, config_for, provider_for
-from tests.support.script import fault, http_error, reply
+from tests.support.script import Behaviour, fault, http_error, raw, reply
 from tests.support.server import LoopbackServer
 from tui.domain import ApiKind, Finished, TextDelta
 from tui.providers import errors
@@ -294,3 +294,26 @@ async def test_unknown_path_is_a_base_url_problem(
     config = config_for(f"http://127.0.0.1:{loopback.port}/v2")
     outcome = await collect(provider_for(loopback, http_client, config=config), ask())
     assert isinstance(outcome.error, errors.EndpointNotFoundError)
+
+
+async def test_a_redirect_is_reported_not_followed(
+    loopback: LoopbackServer, http_client: httpx.AsyncClient
+) -> None:
+    loopback.enqueue(raw(307, b"", {"location": "https://elsewhere.test/v1/chat/completions"}))
+    outcome = await collect(provider_for(loopback, http_client), ask())
+    assert isinstance(outcome.error, errors.EndpointNotFoundError)
+    assert "elsewhere.test" in (outcome.error.detail or "")
+    assert len(loopback.requests) == 1
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_flat_out_mode_scripted_by_header(
+    api: ApiKind, http_client: httpx.AsyncClient
+) -> None:
+    with LoopbackServer() as server:
+        script = Behaviour(flood=500).to_json()
+        config = config_for(server.base_url, headers=(("x-loopback-script", script),))
+        provider = provider_for(server, http_client, config=config)
+        outcome = await collect(provider, ask(), api)
+    assert outcome.text == "tok " * 500
+    assert outcome.finished == Finished("stop")

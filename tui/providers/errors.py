@@ -387,6 +387,11 @@ def _classify(
                 "This provider does not offer the Responses API.", use="chat", **common
             )
         return EndpointNotFoundError(**common)
+    if status is not None and 300 <= status < 400:
+        location = headers.get("location") if headers else None
+        if location:
+            common["detail"] = clip_detail(f"Redirected to {location}", secrets)
+        return EndpointNotFoundError("The provider redirected the request elsewhere.", **common)
     if status == 413:
         return ContextTooLongError("The request is too large for the provider.", **common)
     if status in (408, 409):

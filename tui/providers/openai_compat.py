@@ -7,7 +7,7 @@ import contextlib
 import json
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from typing import Any, cast
+from typing import cast
 
 import httpx
 
@@ -25,7 +25,7 @@ from tui.providers.errors import (
 from tui.providers.http import error_from_transport, stream_timeout
 from tui.providers.models import parse_models
 from tui.providers.payloads import ErrorContext
-from tui.providers.sse import SSEDecodeError, SSEFramer
+from tui.providers.sse import SSEFramer
 
 RETRY_STATUSES = frozenset({408, 409, 429})
 MAX_BACKOFF = 8.0
@@ -92,19 +92,13 @@ class OpenAICompatibleProvider:
         url = self._base_url + path
         content = json.dumps(body, ensure_ascii=False).encode()
         headers = self._headers("text/event-stream" if request.stream else "application/json")
-        timeout: Any = (
+        timeout = (
             stream_timeout(self._client, self._stall_timeout)
             if request.stream
-            else httpx.USE_CLIENT_DEFAULT
+            else self._client.timeout
         )
         attempt = 0
         while True:
-            parser: Parser = (
-                responses.ResponsesStreamParser(context, store=request.store)
-                if api is ApiKind.RESPONSES
-                else chat_completions.ChatStreamParser(context)
-            )
-            out: list[StreamEvent] = []
             failure: ProviderError | None = None
             failure_headers: Mapping[str, str] | None = None
             transport_retryable = False
@@ -113,67 +107,21 @@ class OpenAICompatibleProvider:
                 async with self._client.stream(
                     "POST", url, content=content, headers=headers, timeout=timeout
                 ) as response:
-                    if response.status_code >= 400:
+                    if response.status_code >= 300:
                         failure_headers = response.headers
                         raw = await _read_limited(response, ERROR_BODY_LIMIT)
                         failure = context.from_response(response.status_code, response.headers, raw)
-                    elif request.stream and "json" not in response.headers.get("content-type", ""):
-                        _reject_web_page(response)
-                        framer = SSEFramer()
-                        feed = parser.feed
-                        done = False
-                        byte_chunks = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
-                        async with contextlib.aclosing(byte_chunks) as chunks:
-                            async for chunk in chunks:
-                                try:
-                                    for event, data in framer.feed(chunk):
-                                        if feed(event, data, out):
-                                            done = True
-                                            break
-                                except _SHAPE_ERRORS as exc:
-                                    raise _shape_error(exc) from None
-                                if out:
-                                    yielded = True
-                                    for item in out:
-                                        yield item
-                                    out.clear()
-                                if done:
-                                    break
-                            if done:
-                                await _drain(chunks)
-                        if not done:
-                            for event, data in framer.flush():
-                                if feed(event, data, out):
-                                    break
-                            else:
-                                parser.finish(out)
                     else:
-                        raw = await response.aread()
-                        try:
-                            if api is ApiKind.RESPONSES:
-                                out = responses.parse_response(raw, context, store=request.store)
-                            else:
-                                out = chat_completions.parse_chat_completion(raw, context)
-                        except _SHAPE_ERRORS as exc:
-                            raise _shape_error(exc) from None
+                        async for event in _events(response, request, api, context):
+                            yielded = True
+                            yield event
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 failure = error_from_transport(
                     exc, provider=self.config.name, url=url, stall_timeout=self._stall_timeout
                 )
                 transport_retryable = not isinstance(failure, StreamTimeoutError)
-            except SSEDecodeError as exc:
-                failure = MalformedResponseError(
-                    "The provider sent text that is not valid UTF-8.",
-                    provider=self.config.name,
-                    detail=str(exc),
-                )
             except ProviderError as exc:
                 failure = exc
-            if out:
-                # Whatever was parsed before a failure still reaches the caller, in order.
-                yielded = True
-                for item in out:
-                    yield item
             if failure is None:
                 return
             delay = (
@@ -203,7 +151,7 @@ class OpenAICompatibleProvider:
                 failure = error_from_transport(exc, provider=self.config.name, url=url)
                 transport_retryable = not isinstance(failure, StreamTimeoutError)
             else:
-                if response.status_code < 400:
+                if response.status_code < 300:
                     return parse_models(response.content, self.config.name)
                 failure_headers = response.headers
                 failure = context.from_response(
@@ -269,6 +217,67 @@ class OpenAICompatibleProvider:
         return delay * (1.0 - 0.25 * random.random())
 
 
+async def _events(
+    response: httpx.Response, request: ChatRequest, api: ApiKind, context: ErrorContext
+) -> AsyncIterator[StreamEvent]:
+    """The events of a successful response; failures are raised as ``ProviderError``.
+
+    Each parsed event is yielded before the next is read, so a failure later in the stream
+    never swallows what came before it.
+    """
+    content_type = response.headers.get("content-type", "")
+    if not request.stream or "json" in content_type:
+        # Also taken when a server ignores ``stream: true`` and answers with one JSON body.
+        raw = await response.aread()
+        try:
+            if api is ApiKind.RESPONSES:
+                events = responses.parse_response(raw, context, store=request.store)
+            else:
+                events = chat_completions.parse_chat_completion(raw, context)
+        except _SHAPE_ERRORS as exc:
+            raise _shape_error(exc) from None
+        for item in events:
+            yield item
+        return
+    if "text/html" in content_type:
+        raise MalformedResponseError(
+            "The provider answered with a web page instead of the API; check the base URL."
+        )
+    parser: Parser = (
+        responses.ResponsesStreamParser(context, store=request.store)
+        if api is ApiKind.RESPONSES
+        else chat_completions.ChatStreamParser(context)
+    )
+    feed = parser.feed
+    framer = SSEFramer()
+    out: list[StreamEvent] = []
+    done = False
+    byte_chunks = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
+    async with contextlib.aclosing(byte_chunks) as chunks:
+        async for chunk in chunks:
+            try:
+                for name, data in framer.feed(chunk):
+                    done = feed(name, data, out)
+                    for item in out:
+                        yield item
+                    out.clear()
+                    if done:
+                        break
+            except _SHAPE_ERRORS as exc:
+                raise _shape_error(exc) from None
+            if done:
+                # Read what follows (usually nothing) so keep-alive can reuse the connection.
+                await _drain(chunks)
+                return
+    for name, data in framer.flush():
+        if feed(name, data, out):
+            break
+    else:
+        parser.finish(out)
+    for item in out:
+        yield item
+
+
 _SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError)
 """What reading a JSON value of an unexpected shape raises (a list where an object should be)."""
 
@@ -277,13 +286,6 @@ def _shape_error(exc: Exception) -> MalformedResponseError:
     return MalformedResponseError(
         "The provider sent an event of an unexpected shape.", detail=type(exc).__name__
     )
-
-
-def _reject_web_page(response: httpx.Response) -> None:
-    if "text/html" in response.headers.get("content-type", ""):
-        raise MalformedResponseError(
-            "The provider answered with a web page instead of the API; check the base URL."
-        )
 
 
 async def _read_limited(response: httpx.Response, limit: int) -> bytes:
@@ -301,7 +303,7 @@ async def _read_limited(response: httpx.Response, limit: int) -> bytes:
 
 
 async def _drain(chunks: AsyncIterator[bytes]) -> None:
-    """Read what follows the terminal event (usually nothing) so keep-alive can reuse the line."""
+    """Read to the end, up to ``DRAIN_LIMIT`` bytes; errors here no longer matter."""
     size = 0
     try:
         async for chunk in chunks:

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import codecs
 
+from tui.providers.errors import MalformedResponseError
+
 Frame = tuple[str, str]
 """``(event name or "", data)``."""
 
 
-class SSEDecodeError(ValueError):
+class SSEDecodeError(MalformedResponseError):
     """The stream is not valid UTF-8."""
+
+    default_message = "The provider sent text that is not valid UTF-8."
 
 
 class SSEFramer:
@@ -39,7 +43,7 @@ class SSEFramer:
         try:
             text = self._decoder.decode(chunk)
         except UnicodeDecodeError as exc:
-            raise SSEDecodeError(f"invalid UTF-8 at byte {exc.start} of a chunk") from None
+            raise SSEDecodeError(detail=f"invalid UTF-8 at byte {exc.start} of a chunk") from None
         if not text:
             return []
         if self._cr or "\r" in text:
@@ -74,7 +78,7 @@ class SSEFramer:
         try:
             tail = self._decoder.decode(b"", True)
         except UnicodeDecodeError:
-            raise SSEDecodeError("the stream ends inside a UTF-8 character") from None
+            raise SSEDecodeError(detail="the stream ends inside a UTF-8 character") from None
         text = "".join(self._parts) + tail
         self._parts.clear()
         frame = _parse_block(text.replace("\r\n", "\n").replace("\r", "\n")) if text else None
