@@ -26,6 +26,7 @@ from tui.domain import (
     ToolCall,
     Usage,
 )
+from tui.providers.base import Provider
 from tui.providers.errors import ProviderError
 from tui.providers.http import make_client
 from tui.providers.openai_compat import OpenAICompatibleProvider
@@ -147,9 +148,7 @@ class Outcome:
         assert len(self.started) <= 1
 
 
-async def collect(
-    provider: OpenAICompatibleProvider, request: ChatRequest, api: ApiKind = ApiKind.CHAT
-) -> Outcome:
+async def collect(provider: Provider, request: ChatRequest, api: ApiKind = ApiKind.CHAT) -> Outcome:
     """Run one stream to its end (bounded by ``STREAM_TIMEOUT``) and check its shape."""
     outcome = Outcome()
 

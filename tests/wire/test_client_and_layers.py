@@ -10,10 +10,11 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.fixtures import ask, collect, config_for
+from tests.support.fixtures import ask, collect, config_for, provider_for
 from tests.support.server import LoopbackServer
 from tui import __version__
 from tui.domain import ApiKind
+from tui.providers.base import Provider
 from tui.providers.http import READ_TIMEOUT, make_client
 from tui.providers.openai_compat import OpenAICompatibleProvider
 
@@ -84,3 +85,10 @@ def test_standalone_server_answers_and_stops() -> None:
     finally:
         process.terminate()
         assert process.wait(10) is not None
+
+
+async def test_the_provider_fits_the_provider_protocol(loopback: LoopbackServer) -> None:
+    async with make_client() as client:
+        provider: Provider = provider_for(loopback, client)  # checked by mypy
+        outcome = await collect(provider, ask(), ApiKind.RESPONSES)
+    assert outcome.text == "[turn 1] Hello"

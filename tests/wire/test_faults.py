@@ -14,6 +14,7 @@ from tests.support.script import Behaviour, fault, http_error, raw, reply
 from tests.support.server import LoopbackServer
 from tui.domain import ApiKind, Finished, TextDelta
 from tui.providers import errors
+from tui.providers.openai_compat import OpenAICompatibleProvider
 
 APIS = [ApiKind.CHAT, ApiKind.RESPONSES]
 TEXT = "one two three four five six seven eight"
@@ -121,6 +122,30 @@ async def test_server_errors_are_retried_twice(
     assert isinstance(outcome.error, errors.ServerError)
     assert outcome.error.status == status
     assert len(loopback.requests) == 3
+
+
+@pytest.mark.parametrize("status", [408, 409, 429])
+async def test_timeouts_conflicts_and_rate_limits_are_retried(
+    status: int, loopback: LoopbackServer, http_client: httpx.AsyncClient
+) -> None:
+    loopback.enqueue(http_error(status, "not now"), reply("then yes"))
+    outcome = await collect(provider_for(loopback, http_client), ask())
+    assert outcome.text == "then yes"
+    assert len(loopback.requests) == 2
+
+
+def test_backoff_doubles_from_the_base_with_jitter_and_a_cap(
+    http_client: httpx.AsyncClient,
+) -> None:
+    provider = OpenAICompatibleProvider(
+        config_for("http://127.0.0.1:9/v1"), http_client, max_retries=10, backoff_base=0.5
+    )
+    busy = errors.ServerError(status=503)
+    for attempt, ceiling in enumerate([0.5, 1.0, 2.0, 4.0, 8.0, 8.0]):
+        delays = {provider._retry_delay(busy, {}, attempt, False) for _ in range(50)}
+        assert all(d is not None and 0.75 * ceiling <= d <= ceiling for d in delays), attempt
+        assert len(delays) > 1, "jittered"
+    assert provider._retry_delay(busy, {}, 10, False) is None, "retries run out"
 
 
 async def test_a_retry_can_succeed(

@@ -117,7 +117,7 @@ class OpenAICompatibleProvider:
                             yield event
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 failure = error_from_transport(
-                    exc, provider=self.config.name, url=url, stall_timeout=self._stall_timeout
+                    exc, provider=self.config.name, url=url, stall_timeout=timeout.read
                 )
                 transport_retryable = not isinstance(failure, StreamTimeoutError)
             except ProviderError as exc:
