@@ -187,6 +187,8 @@ async def main(events: int, runs: int) -> int:
     finally:
         process.terminate()
         process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
     return 1 if failures else 0
 
 

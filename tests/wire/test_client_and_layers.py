@@ -68,23 +68,19 @@ def test_errors_module_stays_light() -> None:
 
 
 def test_standalone_server_answers_and_stops() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.server", "--port", "0", "--models", "m1,m2"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()
-        assert line.startswith("serving http://127.0.0.1:")
-        base_url = line.removeprefix("serving ")
-        with urllib.request.urlopen(base_url + "/models", timeout=5) as response:
-            listed = json.load(response)
-        assert [entry["id"] for entry in listed["data"]] == ["m1", "m2"]
-    finally:
-        process.terminate()
-        assert process.wait(10) is not None
+    command = [sys.executable, "-m", "tests.support.server", "--port", "0", "--models", "m1,m2"]
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline().strip()
+            assert line.startswith("serving http://127.0.0.1:")
+            base_url = line.removeprefix("serving ")
+            with urllib.request.urlopen(base_url + "/models", timeout=5) as response:
+                listed = json.load(response)
+            assert [entry["id"] for entry in listed["data"]] == ["m1", "m2"]
+        finally:
+            process.terminate()
+            process.wait(10)
 
 
 async def test_the_provider_fits_the_provider_protocol(loopback: LoopbackServer) -> None:

@@ -15,6 +15,7 @@ from tui.domain import (
     ChatRequest,
     Failed,
     Finished,
+    InputMessage,
     ProviderConfig,
     ReasoningDelta,
     ResponseStarted,
@@ -61,7 +62,7 @@ def build_chat_body(request: ChatRequest, config: ProviderConfig) -> dict[str, A
     return body
 
 
-def _user_parts(text: str, message: Any) -> list[dict[str, Any]]:
+def _user_parts(text: str, message: InputMessage) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     if text:
         parts.append({"type": "text", "text": text})

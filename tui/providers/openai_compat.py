@@ -112,9 +112,11 @@ class OpenAICompatibleProvider:
                         raw = await _read_limited(response, ERROR_BODY_LIMIT)
                         failure = context.from_response(response.status_code, response.headers, raw)
                     else:
-                        async for event in _events(response, request, api, context):
-                            yielded = True
-                            yield event
+                        reading = _events(response, request, api, context)
+                        async with contextlib.aclosing(reading) as events:
+                            async for event in events:
+                                yielded = True
+                                yield event
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 failure = error_from_transport(
                     exc, provider=self.config.name, url=url, stall_timeout=timeout.read
@@ -219,7 +221,7 @@ class OpenAICompatibleProvider:
 
 async def _events(
     response: httpx.Response, request: ChatRequest, api: ApiKind, context: ErrorContext
-) -> AsyncIterator[StreamEvent]:
+) -> AsyncGenerator[StreamEvent, None]:
     """The events of a successful response; failures are raised as ``ProviderError``.
 
     Each parsed event is yielded before the next is read, so a failure later in the stream
