@@ -1,4 +1,4 @@
-"""Pytest fixtures and helpers for the wire: a live loopback server, clients, providers."""
+"""Pytest fixtures and shared test code for the wire: a live loopback server, clients, providers."""
 
 from __future__ import annotations
 
