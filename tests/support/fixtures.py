@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
@@ -86,6 +87,25 @@ def provider_for(
 def mock_client(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.AsyncClient:
     """The app's client with ``httpx.MockTransport`` instead of the network."""
     return make_client(transport=httpx.MockTransport(handler))
+
+
+def streamed(*pieces: bytes, content_type: str = "text/event-stream") -> httpx.Response:
+    """A 200 response whose body arrives in these pieces, for ``httpx.MockTransport``."""
+
+    async def body() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece
+
+    return httpx.Response(200, headers={"content-type": content_type}, content=body())
+
+
+async def replay(reply: httpx.Response, api: ApiKind, **request: Any) -> Outcome:
+    """Send ``ask(**request)`` over ``api`` to a mock server that answers ``reply``."""
+    async with mock_client(lambda _: reply) as client:
+        provider = OpenAICompatibleProvider(
+            config_for("https://api.example.test/v1"), client, api_key=TEST_KEY, max_retries=0
+        )
+        return await collect(provider, ask(**request), api)
 
 
 def ask(text: str = "Hello", **options: object) -> ChatRequest:

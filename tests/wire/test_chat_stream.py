@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
-from tests.support.fixtures import TEST_KEY, Outcome, ask, collect, config_for, mock_client
+from tests.support.fixtures import Outcome, replay, streamed
 from tui.domain import ApiKind, Finished, ToolCall, Usage
 from tui.providers import errors
-from tui.providers.openai_compat import OpenAICompatibleProvider
 
 BASE = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": "m-1", "created": 1}
 
@@ -25,20 +23,8 @@ DONE = b"data: [DONE]\n\n"
 USAGE = {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
 
 
-def streamed(*pieces: bytes, content_type: str = "text/event-stream") -> httpx.Response:
-    async def body() -> AsyncIterator[bytes]:
-        for piece in pieces:
-            yield piece
-
-    return httpx.Response(200, headers={"content-type": content_type}, content=body())
-
-
-async def run(response: httpx.Response, **request: Any) -> Outcome:
-    async with mock_client(lambda _: response) as client:
-        provider = OpenAICompatibleProvider(
-            config_for("https://chat.example.test/v1"), client, api_key=TEST_KEY, max_retries=0
-        )
-        return await collect(provider, ask(**request), ApiKind.CHAT)
+async def run(reply: httpx.Response, **request: Any) -> Outcome:
+    return await replay(reply, ApiKind.CHAT, **request)
 
 
 async def test_plain_text_usage_chunk_and_done() -> None:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.fixtures import TEST_KEY, Outcome, ask, collect, config_for, mock_client
+from tests.support.fixtures import Outcome, replay, streamed
 from tui.domain import ApiKind, Finished, ToolCall, Usage
 from tui.providers import errors
-from tui.providers.openai_compat import OpenAICompatibleProvider
 
 USAGE = {
     "input_tokens": 9,
@@ -49,20 +47,8 @@ def delta(text: str, kind: str = "response.output_text.delta") -> bytes:
     return event(kind, item_id="msg_1", output_index=0, content_index=0, delta=text)
 
 
-def streamed(*pieces: bytes) -> httpx.Response:
-    async def body() -> AsyncIterator[bytes]:
-        for piece in pieces:
-            yield piece
-
-    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
-
-
 async def run(reply: httpx.Response, **request: Any) -> Outcome:
-    async with mock_client(lambda _: reply) as client:
-        provider = OpenAICompatibleProvider(
-            config_for("https://responses.example.test/v1"), client, api_key=TEST_KEY, max_retries=0
-        )
-        return await collect(provider, ask(**request), ApiKind.RESPONSES)
+    return await replay(reply, ApiKind.RESPONSES, **request)
 
 
 async def test_text_usage_and_a_chainable_id() -> None:

@@ -285,32 +285,20 @@ def error_from_response(
     secrets: Iterable[str | None] = (),
 ) -> ProviderError:
     """A typed error from an HTTP error response; the body is read as JSON whatever its type."""
-    secrets = tuple(secrets)
     try:
         payload = json.loads(body) if body.strip() else None
     except ValueError:
         payload = None
-    if isinstance(payload, Mapping):
-        return error_from_payload(
-            payload,
-            status=status,
-            headers=headers,
-            provider=provider,
-            api=api,
-            key_env=key_env,
-            model=model,
-            secrets=secrets,
-        )
-    text = body.decode("utf-8", "replace").strip()
-    if text.startswith("<"):
-        title = _TITLE_PATTERN.search(text)
-        text = title.group(1) if title else ""
-    return _classify(
+    if not isinstance(payload, Mapping):
+        # Not JSON (a proxy's page, plain text): the text, or a web page's title, is the message.
+        text = body.decode("utf-8", "replace").strip()
+        if text.startswith("<"):
+            title = _TITLE_PATTERN.search(text)
+            text = title.group(1) if title else ""
+        payload = {"error": {"message": text}}
+    return error_from_payload(
+        payload,
         status=status,
-        code=None,
-        kind=None,
-        param=None,
-        message=text or None,
         headers=headers,
         provider=provider,
         api=api,
