@@ -51,6 +51,31 @@ async def test_reset_before_any_event_is_retried(
     assert len(loopback.requests) == 2
 
 
+@pytest.mark.parametrize("api", APIS)
+async def test_reset_after_the_response_started_but_before_content_is_retried(
+    api: ApiKind, loopback: LoopbackServer, http_client: httpx.AsyncClient
+) -> None:
+    before_text = THREE_WORDS_IN[api] - 3  # the role chunk, or created/in_progress/item/part
+    loopback.enqueue(fault("reset", after=before_text), reply(TEXT))
+    outcome = await collect(provider_for(loopback, http_client), ask(), api)
+    assert outcome.text == TEXT
+    assert len(loopback.requests) == 2
+    assert [started.response_id[-2:] for started in outcome.started] == ["02"], (
+        "one ResponseStarted, from the attempt that answered"
+    )
+
+
+async def test_a_stall_before_content_is_not_retried(
+    loopback: LoopbackServer, http_client: httpx.AsyncClient
+) -> None:
+    loopback.enqueue(fault("stall", after=2, stall_seconds=30))
+    provider = provider_for(loopback, http_client, stall_timeout=0.2)
+    outcome = await collect(provider, ask(), ApiKind.RESPONSES)
+    assert isinstance(outcome.error, errors.StreamTimeoutError)
+    assert outcome.started[0].response_id == "resp_loopback000001"
+    assert len(loopback.requests) == 1
+
+
 async def test_resets_until_retries_run_out(
     loopback: LoopbackServer, http_client: httpx.AsyncClient
 ) -> None:
@@ -258,7 +283,7 @@ async def test_cancelling_the_task_closes_the_connection(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await eventually(lambda: loopback.disconnects == [0], timeout=2)
+    await eventually(lambda: loopback.disconnects == [0])
     assert texts == ["one ", "two "]
 
 
@@ -270,7 +295,7 @@ async def test_closing_the_iterator_closes_the_connection(
     first = [await asyncio.wait_for(anext(stream), 5) for _ in range(2)]
     assert isinstance(first[1], TextDelta)
     await stream.aclose()  # type: ignore[attr-defined]
-    await eventually(lambda: loopback.disconnects == [0], timeout=2)
+    await eventually(lambda: loopback.disconnects == [0])
 
 
 async def test_cancelling_during_a_retry_wait(

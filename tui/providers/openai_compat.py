@@ -11,7 +11,15 @@ from typing import cast
 
 import httpx
 
-from tui.domain import ApiKind, ChatRequest, Failed, ModelInfo, ProviderConfig, StreamEvent
+from tui.domain import (
+    ApiKind,
+    ChatRequest,
+    Failed,
+    ModelInfo,
+    ProviderConfig,
+    ResponseStarted,
+    StreamEvent,
+)
 from tui.providers import chat_completions, responses
 from tui.providers.errors import (
     MAX_RETRY_AFTER,
@@ -74,6 +82,10 @@ class OpenAICompatibleProvider:
 
         Provider failures are yielded as ``Failed``, never raised. Close the iterator (e.g. with
         ``contextlib.aclosing``) or cancel the task to drop the connection at once.
+
+        ``ResponseStarted`` is held back until the next event, so that a retry after a failure
+        that came before any content stays invisible: the caller sees one ``ResponseStarted``,
+        from the attempt that answered.
         """
         if self.config.requires_key and not self._api_key:
             yield Failed(self._missing_key())
@@ -102,7 +114,8 @@ class OpenAICompatibleProvider:
             failure: ProviderError | None = None
             failure_headers: Mapping[str, str] | None = None
             transport_retryable = False
-            yielded = False
+            started: ResponseStarted | None = None
+            shown = False
             try:
                 async with self._client.stream(
                     "POST", url, content=content, headers=headers, timeout=timeout
@@ -115,7 +128,13 @@ class OpenAICompatibleProvider:
                         reading = _events(response, request, api, context)
                         async with contextlib.aclosing(reading) as events:
                             async for event in events:
-                                yielded = True
+                                if not shown:
+                                    if type(event) is ResponseStarted:
+                                        started = event
+                                        continue
+                                    shown = True
+                                    if started is not None:
+                                        yield started
                                 yield event
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 failure = error_from_transport(
@@ -128,10 +147,12 @@ class OpenAICompatibleProvider:
                 return
             delay = (
                 None
-                if yielded
+                if shown
                 else self._retry_delay(failure, failure_headers, attempt, transport_retryable)
             )
             if delay is None:
+                if started is not None and not shown:
+                    yield started
                 yield Failed(failure)
                 return
             attempt += 1
