@@ -110,8 +110,8 @@ class ChatStreamParser:
         chunk = load_object(data)
         if not self._started:
             self._started = True
-            model = chunk.get("model")
-            out.append(ResponseStarted(text_of(chunk.get("id")), model or None, chainable=False))
+            model = text_of(chunk.get("model")) or None
+            out.append(ResponseStarted(text_of(chunk.get("id")), model, chainable=False))
         error = chunk.get("error")
         if error:
             payload = chunk if isinstance(error, dict | str) else {"error": str(error)}
@@ -202,7 +202,7 @@ def parse_chat_completion(
     if payload.get("error"):
         return [Failed(context.from_payload(payload))]
     events: list[StreamEvent] = [
-        ResponseStarted(text_of(payload.get("id")), payload.get("model") or None)
+        ResponseStarted(text_of(payload.get("id")), text_of(payload.get("model")) or None)
     ]
     choices = payload.get("choices")
     choice = choices[0] if isinstance(choices, list) and choices else {}

@@ -277,7 +277,7 @@ def _started(response: dict[str, Any], store: bool) -> ResponseStarted:
     echoed = response.get("store")
     stored = echoed if type(echoed) is bool else store
     return ResponseStarted(
-        response_id, response.get("model") or None, chainable=bool(response_id) and stored
+        response_id, text_of(response.get("model")) or None, chainable=bool(response_id) and stored
     )
 
 
