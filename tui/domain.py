@@ -107,6 +107,8 @@ class ResponseStarted:
 
     response_id: str
     model: str | None = None
+    chainable: bool = False
+    """True only for a stored Responses id, usable as ``previous_response_id`` next turn."""
 
 
 @dataclass(frozen=True, slots=True)

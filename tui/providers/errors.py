@@ -6,7 +6,16 @@ never contain an API key: build them from the provider's error text and our own 
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from typing import Any
+
+from tui.providers.wire_values import MAX_RETRY_AFTER as MAX_RETRY_AFTER
+from tui.providers.wire_values import clip_detail, text_value
+from tui.providers.wire_values import parse_retry_after as parse_retry_after
+from tui.providers.wire_values import redact as redact
 
 
 class Action(StrEnum):
@@ -189,3 +198,200 @@ class MalformedResponseError(ProviderError):
 
     action = Action.RETRY
     default_message = "The provider sent a response this app could not read."
+
+
+class EndpointNotFoundError(ProviderError):
+    """The server has no such path: usually a base URL missing ``/v1`` or pointing elsewhere."""
+
+    action = Action.OPEN_SETTINGS
+    default_message = "The provider has no such API endpoint."
+
+    @property
+    def hint(self) -> str:
+        return "Check the provider's base URL in Settings (it usually ends in /v1)."
+
+
+# --------------------------------------------------------------------------------------------
+# Mapping what a server said to the hierarchy above
+# --------------------------------------------------------------------------------------------
+
+_TITLE_PATTERN = re.compile(r"(?is)<title[^>]*>(.*?)</title>")
+_CONTEXT_PHRASES = ("context length", "context_length", "context window", "maximum context")
+_QUOTA_PHRASES = ("exceeded your current quota", "insufficient_quota", "insufficient balance")
+_FILTER_CODES = {"content_filter", "content_policy_violation", "content_filtered"}
+
+
+def error_from_payload(
+    payload: Mapping[str, Any],
+    *,
+    status: int | None = None,
+    headers: Mapping[str, str] | None = None,
+    provider: str | None = None,
+    api: str | None = None,
+    key_env: str | None = None,
+    model: str | None = None,
+    secrets: Iterable[str | None] = (),
+) -> ProviderError:
+    """A typed error from an error object in any of the shapes servers use.
+
+    Accepts ``{"error": {...}}`` bodies, the nested and flat Responses ``error`` events, a
+    ``response.error`` object, OpenRouter's integer codes and ``{"detail": ...}`` bodies.
+    """
+    inner: Any = payload.get("error")
+    if isinstance(inner, Mapping):
+        err: Mapping[str, Any] = inner
+        message = text_value(err.get("message")) or text_value(payload.get("message"))
+    else:
+        err = payload
+        message = (
+            text_value(inner)
+            or text_value(payload.get("message"))
+            or text_value(payload.get("detail"))
+        )
+    raw_code = err.get("code")
+    if status is None:
+        top = payload.get("status")
+        if isinstance(raw_code, int) and 400 <= raw_code <= 599:
+            status = raw_code
+        elif isinstance(top, int) and 400 <= top <= 599:
+            status = top
+    metadata = err.get("metadata")
+    if isinstance(metadata, Mapping) and text_value(metadata.get("raw")):
+        message = f"{message or ''} ({metadata['raw']})".strip()
+    return _classify(
+        status=status,
+        code=text_value(raw_code),
+        kind=text_value(err.get("type")),
+        param=text_value(err.get("param")),
+        message=message,
+        headers=headers,
+        provider=provider,
+        api=api,
+        key_env=key_env,
+        model=model,
+        secrets=tuple(secrets),
+    )
+
+
+def error_from_response(
+    status: int,
+    headers: Mapping[str, str] | None,
+    body: bytes,
+    *,
+    provider: str | None = None,
+    api: str | None = None,
+    key_env: str | None = None,
+    model: str | None = None,
+    secrets: Iterable[str | None] = (),
+) -> ProviderError:
+    """A typed error from an HTTP error response; the body is read as JSON whatever its type."""
+    try:
+        payload = json.loads(body) if body.strip() else None
+    except ValueError:
+        payload = None
+    if not isinstance(payload, Mapping):
+        # Not JSON (a proxy's page, plain text): the text, or a web page's title, is the message.
+        text = body.decode("utf-8", "replace").strip()
+        if text.startswith("<"):
+            title = _TITLE_PATTERN.search(text)
+            text = title.group(1) if title else ""
+        payload = {"error": {"message": text}}
+    return error_from_payload(
+        payload,
+        status=status,
+        headers=headers,
+        provider=provider,
+        api=api,
+        key_env=key_env,
+        model=model,
+        secrets=secrets,
+    )
+
+
+def _classify(
+    *,
+    status: int | None,
+    code: str | None,
+    kind: str | None,
+    param: str | None,
+    message: str | None,
+    headers: Mapping[str, str] | None,
+    provider: str | None,
+    api: str | None,
+    key_env: str | None,
+    model: str | None,
+    secrets: tuple[str | None, ...],
+) -> ProviderError:
+    detail = clip_detail(message, secrets)
+    lowered = (detail or "").lower()
+    tag = (code or "").lower()
+    kind_tag = (kind or "").lower()
+    common: dict[str, Any] = {
+        "status": status,
+        "code": code,
+        "provider": provider,
+        "request_id": headers.get("x-request-id") if headers else None,
+        "detail": detail,
+    }
+    if (
+        tag == "previous_response_not_found"
+        or param == "previous_response_id"
+        or "previous_response_id" in lowered
+        or "previous response with id" in lowered
+    ):
+        return PreviousResponseNotFoundError(**common)
+    if "only supported in v1/responses" in lowered:
+        return EndpointNotSupportedError(use="responses", **common)
+    if "only supported in v1/chat/completions" in lowered:
+        return EndpointNotSupportedError(
+            "This model is only served by the Chat Completions API.", use="chat", **common
+        )
+    if tag == "context_length_exceeded" or any(p in lowered for p in _CONTEXT_PHRASES):
+        return ContextTooLongError(**common)
+    if (
+        status == 402
+        or "insufficient_quota" in (tag, kind_tag)
+        or any(p in lowered for p in _QUOTA_PHRASES)
+    ):
+        return QuotaExceededError(**common)
+    if (
+        tag == "model_not_found"
+        or (status == 404 and param == "model")
+        or (status in (400, 404) and "model" in lowered and "does not exist" in lowered)
+    ):
+        named = f"The provider does not know the model {model!r}." if model else None
+        return ModelNotFoundError(named, **common)
+    if status == 401 or tag in ("invalid_api_key", "unauthorized"):
+        return AuthenticationError(key_env=key_env, **common)
+    if status == 403:
+        return PermissionDeniedError(**common)
+    if status == 429 or tag in ("rate_limit_exceeded", "rate_limited"):
+        return RateLimitError(retry_after=parse_retry_after(headers), **common)
+    if tag in _FILTER_CODES:
+        return ContentFilterError(**common)
+    if status == 404:
+        if api == "responses":
+            return EndpointNotSupportedError(
+                "This provider does not offer the Responses API.", use="chat", **common
+            )
+        return EndpointNotFoundError(**common)
+    if status is not None and 300 <= status < 400:
+        location = headers.get("location") if headers else None
+        if location:
+            common["detail"] = clip_detail(f"Redirected to {location}", secrets)
+        return EndpointNotFoundError("The provider redirected the request elsewhere.", **common)
+    if status == 413:
+        return ContextTooLongError("The request is too large for the provider.", **common)
+    if status in (408, 409):
+        return ServerError("The provider could not handle the request in time.", **common)
+    if (
+        (status is not None and status >= 500)
+        or tag == "server_error"
+        or kind_tag == "server_error"
+    ):
+        return ServerError(**common)
+    if status is not None and 400 <= status < 500:
+        said = f"The provider rejected the request: {detail}" if detail else None
+        return BadRequestError(said, **common)
+    said = f"The provider reported an error: {detail}" if detail else None
+    return ProviderError(said, **common)
