@@ -1,0 +1,64 @@
+"""The model cache: one list per provider with the time it was fetched."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+from tui.domain import ApiKind, ModelInfo
+from tui.store.db import Store, open_store
+from tui.store.repository import ConversationRepository
+
+MODELS = [
+    ModelInfo(
+        id="openai/gpt-5.2",
+        provider="gmi",
+        label="GPT-5.2",
+        family="gpt-5.2",
+        reasoning_efforts=("low", "medium", "high"),
+        image_input=True,
+        context_window=400_000,
+    ),
+    ModelInfo(
+        id="openai/gpt-5.2-pro",
+        provider="gmi",
+        endpoints=frozenset({ApiKind.RESPONSES}),
+        web_search=True,
+        builtin=False,
+    ),
+]
+
+
+async def test_cache_round_trip_and_replace(repo: ConversationRepository) -> None:
+    assert await repo.cached_models("gmi") is None
+    await repo.cache_models("gmi", MODELS)
+    cached = await repo.cached_models("gmi")
+    assert cached is not None
+    models, fetched_at = cached
+    assert models == MODELS
+    assert fetched_at.tzinfo is UTC
+    assert datetime.now(UTC) - fetched_at < timedelta(seconds=5)
+
+    await repo.cache_models("gmi", MODELS[:1])
+    replaced = await repo.cached_models("gmi")
+    assert replaced is not None and replaced[0] == MODELS[:1]
+    assert replaced[1] >= fetched_at
+    assert await repo.cached_models("openai") is None
+    await repo.cache_models("openai", [])
+    assert (await repo.cached_models("openai") or ([MODELS[0]], None))[0] == []
+
+
+async def test_unreadable_cache_entry_counts_as_missing(store: Store) -> None:
+    await store.repository.cache_models("gmi", MODELS)
+    await store.close()
+    assert store.path is not None
+    with sqlite3.connect(store.path) as connection:
+        connection.execute("UPDATE models_cache SET models = '[{\"id\": 1}]'")
+    connection.close()
+    reopened = await open_store(path=store.path)
+    try:
+        assert await reopened.repository.cached_models("gmi") is None
+        await reopened.repository.cache_models("gmi", MODELS)  # and it can be refreshed
+        assert (await reopened.repository.cached_models("gmi") or ([], None))[0] == MODELS
+    finally:
+        await reopened.close()

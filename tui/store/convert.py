@@ -1,0 +1,184 @@
+"""Rows to domain objects and back; the repository never hands out ORM rows."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Row, Table
+
+from tui.domain import (
+    ApiKind,
+    ApiMode,
+    AttachmentKind,
+    Conversation,
+    Message,
+    MessageStatus,
+    ModelInfo,
+    Role,
+    StoredAttachment,
+)
+from tui.store.tables import AttachmentRow, ConversationRow, MessageRow
+
+CONVERSATIONS = cast(Table, ConversationRow.__table__)
+MESSAGES = cast(Table, MessageRow.__table__)
+ATTACHMENTS = cast(Table, AttachmentRow.__table__)
+
+PREVIEW_CHARS = 160
+"""Length of the preview kept on a conversation row."""
+
+# Keys whose values are credentials; they must never be written to the database.
+_SECRET_KEY = re.compile(
+    r"(api[_-]?key|secret|password|authorization|bearer|access[_-]?token)", re.I
+)
+# Things that look like API keys inside free text (error messages from a provider).
+_SECRET_TEXT = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{12,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,}")
+
+
+def now_utc() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def preview_of(text: str) -> str:
+    """One line of at most ``PREVIEW_CHARS`` characters from the start of a message."""
+    collapsed = " ".join(text[: PREVIEW_CHARS * 4].split())
+    if len(collapsed) <= PREVIEW_CHARS:
+        return collapsed
+    return collapsed[: PREVIEW_CHARS - 1].rstrip() + "…"
+
+
+def clean_title(title: str) -> str:
+    """A title on one line; empty titles are refused."""
+    cleaned = " ".join(title.split())
+    if not cleaned:
+        raise ValueError("a conversation title cannot be empty")
+    return cleaned
+
+
+def clean_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Per-conversation parameters as plain JSON, refusing anything that looks like a key."""
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise ValueError("params must be a mapping of names to JSON values")
+    for key in params:
+        if not isinstance(key, str):
+            raise ValueError("params keys must be strings")
+        if _SECRET_KEY.search(key):
+            raise ValueError(
+                f"params may not hold credentials (key {key!r}); keys stay in settings"
+            )
+    try:
+        return cast(dict[str, Any], json.loads(json.dumps(dict(params), allow_nan=False)))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"params must be JSON values: {exc}") from None
+
+
+def redact(text: str | None) -> str | None:
+    """Blank out anything shaped like an API key before it is stored."""
+    if text is None:
+        return None
+    return _SECRET_TEXT.sub("[redacted]", text)
+
+
+def conversation_from_row(row: Row[Any]) -> Conversation:
+    """A ``conversations`` row as a ``Conversation``."""
+    params = row.params if isinstance(row.params, dict) else {}
+    return Conversation(
+        id=row.id,
+        title=row.title,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        provider=row.provider,
+        model=row.model,
+        api_mode=ApiMode(row.api_mode),
+        system_prompt=row.system_prompt,
+        params=params,
+        active_leaf_id=row.active_leaf_id,
+        pinned=bool(row.pinned),
+        archived=bool(row.archived),
+        message_count=row.message_count,
+        preview=row.preview,
+    )
+
+
+def attachment_from_row(row: Row[Any]) -> StoredAttachment:
+    """An ``attachments`` row as a ``StoredAttachment``."""
+    return StoredAttachment(
+        id=row.id,
+        message_id=row.message_id,
+        kind=AttachmentKind(row.kind),
+        name=row.name,
+        mime_type=row.mime_type,
+        size=row.size,
+        data=row.data,
+        url=row.url,
+    )
+
+
+def message_from_row(row: Row[Any], attachments: Sequence[StoredAttachment] = ()) -> Message:
+    """A ``messages`` row (and its attachments) as a ``Message``."""
+    return Message(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        parent_id=row.parent_id,
+        role=Role(row.role),
+        content=row.content,
+        status=MessageStatus(row.status),
+        created_at=row.created_at,
+        reasoning=row.reasoning,
+        provider=row.provider,
+        model=row.model,
+        api=ApiKind(row.api) if row.api else None,
+        response_id=row.response_id,
+        previous_response_id=row.previous_response_id,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        reasoning_tokens=row.reasoning_tokens,
+        cached_tokens=row.cached_tokens,
+        latency_ms=row.latency_ms,
+        duration_ms=row.duration_ms,
+        error=row.error,
+        finished_at=row.finished_at,
+        attachments=tuple(attachments),
+    )
+
+
+def model_to_json(model: ModelInfo) -> dict[str, Any]:
+    """A ``ModelInfo`` as a JSON object for the model cache."""
+    return {
+        "id": model.id,
+        "provider": model.provider,
+        "label": model.label,
+        "family": model.family,
+        "endpoints": sorted(api.value for api in model.endpoints),
+        "reasoning_efforts": list(model.reasoning_efforts),
+        "image_input": model.image_input,
+        "file_input": model.file_input,
+        "web_search": model.web_search,
+        "context_window": model.context_window,
+        "builtin": model.builtin,
+    }
+
+
+def model_from_json(data: Mapping[str, Any]) -> ModelInfo:
+    """A cached JSON object back as a ``ModelInfo``; raises ``ValueError``/``KeyError`` if bad."""
+    endpoints = frozenset(ApiKind(value) for value in data["endpoints"])
+    context_window = data.get("context_window")
+    return ModelInfo(
+        id=str(data["id"]),
+        provider=str(data["provider"]),
+        label=str(data.get("label") or ""),
+        family=data.get("family"),
+        endpoints=endpoints,
+        reasoning_efforts=tuple(str(level) for level in data.get("reasoning_efforts", ())),
+        image_input=bool(data.get("image_input", False)),
+        file_input=bool(data.get("file_input", False)),
+        web_search=bool(data.get("web_search", False)),
+        context_window=int(context_window) if context_window is not None else None,
+        builtin=bool(data.get("builtin", False)),
+    )

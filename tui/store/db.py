@@ -1,0 +1,153 @@
+"""Opening the history database: engine, connection settings, schema check and crash recovery."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import event, make_url
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from tui.store.errors import StoreError
+from tui.store.migrate import WRITE_OPTION, classify, ensure_schema, refuse
+from tui.store.repository import ConversationRepository
+from tui.store.sqlitefile import (
+    check_sqlite_version,
+    describe_db_error,
+    inspect_file,
+    move_aside,
+)
+
+__all__ = ["BUSY_TIMEOUT_MS", "Store", "move_aside", "open_store", "sqlite_url"]
+
+BUSY_TIMEOUT_MS = 10_000
+"""How long a writer waits for another copy's transaction before giving up."""
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+"""Truncate the write-ahead log back to this size after checkpoints."""
+
+
+class Store:
+    """An open history database: the engine, a session factory and the repository on top."""
+
+    def __init__(self, engine: AsyncEngine, *, location: str, path: Path | None) -> None:
+        self.engine = engine
+        self.location = location
+        """The file path (or the URL without its password), for messages."""
+        self.path = path
+        """The SQLite file, or None for another kind of database."""
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self.repository = ConversationRepository(self.sessions, location=location)
+
+    async def close(self) -> None:
+        """Close every pooled connection (SQLite checkpoints the log on the last one)."""
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of an SQLite file."""
+    return f"sqlite+aiosqlite:///{path}"
+
+
+async def open_store(
+    url: str | None = None, *, path: Path | None = None, recover: bool = True
+) -> Store:
+    """Open (creating or upgrading as needed) the history database at ``path`` or ``url``.
+
+    Args:
+        url: a SQLAlchemy async URL, e.g. ``sqlite+aiosqlite:///history.sqlite3``.
+        path: an SQLite file; its folder is created if missing. Takes precedence over ``url``.
+        recover: mark messages a crashed run left ``streaming`` as ``interrupted``.
+
+    Raises:
+        DatabaseTooNewError: written by a newer version; the file is left untouched.
+        CorruptDatabaseError: not a readable history database; nothing is changed.
+        StoreError: anything else, with the file named and what to do.
+    """
+    if path is not None:
+        url = sqlite_url(path)
+    if url is None:
+        raise ValueError("open_store needs a database url or a file path")
+    parsed = make_url(url)
+    file = path
+    if file is None and parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            file = Path(database)
+    location = str(file) if file is not None else parsed.render_as_string(hide_password=True)
+    if file is not None:
+        check_sqlite_version(location)
+        await asyncio.to_thread(_look_before_opening, file, location)
+
+    engine = create_async_engine(url)
+    if engine.dialect.name == "sqlite":
+        _install_sqlite_hooks(engine)
+    store = Store(engine, location=location, path=file)
+    try:
+        await ensure_schema(engine, location=location)
+        if recover:
+            await store.repository.mark_interrupted()
+    except DBAPIError as exc:
+        await engine.dispose()
+        raise describe_db_error(exc.orig, location) from None
+    except BaseException:
+        await engine.dispose()
+        raise
+    return store
+
+
+def _look_before_opening(file: Path, location: str) -> None:
+    """Refuse a damaged, foreign or newer file before any connection could write to it."""
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"Cannot create the folder for {location}: {exc.strerror or exc}.", location=location
+        ) from None
+    look = inspect_file(file)
+    if look.exists:
+        refuse(classify(look.table_names, look.versions), look.versions, location)
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    """Set the connection PRAGMAs and take over transaction begins."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's implicit BEGIN is deferred and skips DDL; begins are issued below instead.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # busy_timeout first: switching to WAL itself may have to wait for another copy.
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY if
+        # another copy wrote in between (busy_timeout cannot help); writers take the lock first.
+        write = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

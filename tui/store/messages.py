@@ -1,0 +1,381 @@
+"""Message trees: adding, streaming into, finishing and walking messages."""
+
+from __future__ import annotations
+
+import socket
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, case, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tui.domain import (
+    ApiKind,
+    Attachment,
+    AttachmentKind,
+    Message,
+    MessageStatus,
+    Role,
+    StoredAttachment,
+    Usage,
+)
+from tui.store.convert import (
+    ATTACHMENTS,
+    CONVERSATIONS,
+    MESSAGES,
+    attachment_from_row,
+    message_from_row,
+    now_utc,
+    preview_of,
+    redact,
+)
+from tui.store.tree import newest_descendant, orphaned, path_to_root, writer_tag
+from tui.store.txn import RepositoryBase
+
+C = CONVERSATIONS.c
+M = MESSAGES.c
+A = ATTACHMENTS.c
+
+
+def _attachment_values(attachment: Attachment) -> dict[str, Any]:
+    if attachment.data is None and not attachment.url:
+        raise ValueError(f"attachment {attachment.name!r} has neither data nor a URL")
+    return {
+        "kind": AttachmentKind(attachment.kind).value,
+        "name": attachment.name,
+        "mime_type": attachment.mime_type,
+        "size": len(attachment.data) if attachment.data is not None else 0,
+        "data": attachment.data,
+        "url": attachment.url,
+    }
+
+
+class MessageOps(RepositoryBase):
+    """The message half of ``ConversationRepository``."""
+
+    async def add_message(
+        self,
+        conversation_id: int,
+        *,
+        role: Role,
+        content: str = "",
+        parent_id: int | None = None,
+        status: MessageStatus = MessageStatus.COMPLETE,
+        provider: str | None = None,
+        model: str | None = None,
+        api: ApiKind | None = None,
+        previous_response_id: str | None = None,
+        attachments: Sequence[Attachment] = (),
+        make_active: bool = True,
+    ) -> Message:
+        """Store a message under ``parent_id`` (None: a root).
+
+        With ``make_active`` it becomes the conversation's active leaf. The conversation's
+        activity time, message count and (for non-empty text) preview are updated.
+        """
+        role = Role(role)
+        status = MessageStatus(status)
+        api = ApiKind(api) if api is not None else None
+        files = [_attachment_values(attachment) for attachment in attachments]
+        now = now_utc()
+        values: dict[str, Any] = {
+            "conversation_id": conversation_id,
+            "parent_id": parent_id,
+            "role": role.value,
+            "content": content,
+            "reasoning": "",
+            "status": status.value,
+            "writer": writer_tag() if status is MessageStatus.STREAMING else None,
+            "provider": provider,
+            "model": model,
+            "api": api.value if api is not None else None,
+            "previous_response_id": previous_response_id,
+            "created_at": now,
+            "finished_at": None if status is MessageStatus.STREAMING else now,
+        }
+        bump: dict[str, Any] = {"updated_at": now, "message_count": C.message_count + 1}
+        if make_active and content.strip():
+            bump["preview"] = preview_of(content)
+        async with self._write() as session:
+            if parent_id is not None:
+                owner = await session.scalar(select(M.conversation_id).where(M.id == parent_id))
+                if owner is None:
+                    raise self._missing("Message", parent_id)
+                if owner != conversation_id:
+                    raise ValueError(
+                        f"message {parent_id} belongs to conversation {owner}, "
+                        f"not {conversation_id}"
+                    )
+            result = await session.execute(
+                update(CONVERSATIONS).where(C.id == conversation_id).values(bump)
+            )
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise self._missing("Conversation", conversation_id)
+            message_id: int = (
+                await session.execute(insert(MESSAGES).values(values).returning(M.id))
+            ).scalar_one()
+            if make_active:
+                await session.execute(
+                    update(CONVERSATIONS)
+                    .where(C.id == conversation_id)
+                    .values(active_leaf_id=message_id)
+                )
+            stored: list[StoredAttachment] = []
+            if files:
+                rows = await session.execute(
+                    insert(ATTACHMENTS).returning(*ATTACHMENTS.c, sort_by_parameter_order=True),
+                    [{"message_id": message_id, **file} for file in files],
+                )
+                stored = [attachment_from_row(row) for row in rows]
+        return Message(
+            id=message_id,
+            conversation_id=conversation_id,
+            parent_id=parent_id,
+            role=role,
+            content=content,
+            status=status,
+            created_at=now,
+            provider=provider,
+            model=model,
+            api=api,
+            previous_response_id=previous_response_id,
+            finished_at=values["finished_at"],
+            attachments=tuple(stored),
+        )
+
+    async def append_text(self, message_id: int, text: str = "", reasoning: str = "") -> None:
+        """Append streamed text to a message in one statement (the database concatenates)."""
+        values: dict[str, Any] = {}
+        if text:
+            values["content"] = M.content.concat(text)
+        if reasoning:
+            values["reasoning"] = M.reasoning.concat(reasoning)
+        if not values:
+            return
+        async with self._write() as session:
+            result = await session.execute(
+                update(MESSAGES).where(M.id == message_id).values(values)
+            )
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise self._missing("Message", message_id)
+
+    async def finish_message(
+        self,
+        message_id: int,
+        *,
+        status: MessageStatus,
+        content: str | None = None,
+        reasoning: str | None = None,
+        response_id: str | None = None,
+        model: str | None = None,
+        usage: Usage | None = None,
+        latency_ms: int | None = None,
+        duration_ms: int | None = None,
+        error: str | None = None,
+    ) -> Message:
+        """Record how a message ended; ``None`` arguments leave the stored value as it is."""
+        status = MessageStatus(status)
+        if status is MessageStatus.STREAMING:
+            raise ValueError("finish_message needs a final status, not 'streaming'")
+        now = now_utc()
+        values: dict[str, Any] = {"status": status.value, "finished_at": now, "writer": None}
+        optional = {
+            "content": content,
+            "reasoning": reasoning,
+            "response_id": response_id,
+            "model": model,
+            "latency_ms": latency_ms,
+            "duration_ms": duration_ms,
+            "error": redact(error),
+        }
+        values.update({key: value for key, value in optional.items() if value is not None})
+        if usage is not None:
+            values.update(
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
+                cached_tokens=usage.cached_tokens,
+            )
+        async with self._write() as session:
+            row = (
+                await session.execute(
+                    update(MESSAGES).where(M.id == message_id).values(values).returning(*MESSAGES.c)
+                )
+            ).first()
+            if row is None:
+                raise self._missing("Message", message_id)
+            preview = preview_of(row.content)
+            summary: dict[str, Any] = {"updated_at": now}
+            if preview:
+                # Only the shown branch's tip speaks for the conversation in the list.
+                summary["preview"] = case(
+                    (C.active_leaf_id == message_id, preview), else_=C.preview
+                )
+            await session.execute(
+                update(CONVERSATIONS).where(C.id == row.conversation_id).values(summary)
+            )
+            attachments = await self._attachments(session, [message_id])
+        return message_from_row(row, attachments.get(message_id, ()))
+
+    async def get_message(self, message_id: int) -> Message | None:
+        """One message with its attachments, or None."""
+        async with self._read() as session:
+            found = await self._messages(
+                session, select(MESSAGES).where(M.id == message_id), [message_id]
+            )
+        return found[0] if found else None
+
+    async def active_path(self, conversation_id: int, leaf_id: int | None = None) -> list[Message]:
+        """Messages from the root down to ``leaf_id`` (default: the active leaf), in order."""
+        async with self._read() as session:
+            path = await self._path(session, conversation_id, leaf_id)
+            if not path:
+                await self._check_path_target(session, conversation_id, leaf_id)
+        return path
+
+    async def children(self, message_id: int | None, conversation_id: int) -> list[Message]:
+        """Direct replies to a message (None: the roots), oldest first."""
+        async with self._read() as session:
+            return await self._children(session, message_id, conversation_id)
+
+    async def siblings(self, message_id: int) -> list[Message]:
+        """The message and its alternatives (same parent, same conversation), oldest first."""
+        async with self._read() as session:
+            row = (
+                await session.execute(
+                    select(M.conversation_id, M.parent_id).where(M.id == message_id)
+                )
+            ).first()
+            if row is None:
+                raise self._missing("Message", message_id)
+            return await self._children(session, row.parent_id, row.conversation_id)
+
+    async def set_active_leaf(self, conversation_id: int, message_id: int) -> None:
+        """Show (and send) the branch ending at ``message_id``."""
+        async with self._write() as session:
+            await self._check_owner(session, conversation_id, message_id)
+            await session.execute(
+                update(CONVERSATIONS)
+                .where(C.id == conversation_id)
+                .values(active_leaf_id=message_id)
+            )
+
+    async def switch_to_branch(self, message_id: int) -> list[Message]:
+        """Make the branch through ``message_id`` active, following its newest replies down.
+
+        Returns the new active path.
+        """
+        async with self._write() as session:
+            conversation_id = await session.scalar(
+                select(M.conversation_id).where(M.id == message_id)
+            )
+            if conversation_id is None:
+                raise self._missing("Message", message_id)
+            leaf = await session.scalar(newest_descendant(message_id))
+            await session.execute(
+                update(CONVERSATIONS).where(C.id == conversation_id).values(active_leaf_id=leaf)
+            )
+            return await self._path(session, conversation_id, leaf)
+
+    async def find_by_response_id(self, response_id: str) -> Message | None:
+        """The (newest) message a provider response id was stored on."""
+        query = select(MESSAGES).where(M.response_id == response_id).order_by(M.id.desc()).limit(1)
+        async with self._read() as session:
+            rows = (await session.execute(query)).all()
+            if not rows:
+                return None
+            attachments = await self._attachments(session, [rows[0].id])
+        return message_from_row(rows[0], attachments.get(rows[0].id, ()))
+
+    async def all_messages(self, conversation_id: int) -> list[Message]:
+        """Every message of a conversation, all branches, in creation order (for export)."""
+        where = M.conversation_id == conversation_id
+        async with self._read() as session:
+            return await self._messages(
+                session, select(MESSAGES).where(where).order_by(M.id), select(M.id).where(where)
+            )
+
+    async def mark_interrupted(self, *, all_writers: bool = False) -> int:
+        """Mark messages left ``streaming`` by a crashed run as ``interrupted``; text is kept.
+
+        Rows another live copy of the app on this machine is still streaming into are left alone,
+        unless ``all_writers``. Returns how many rows were marked.
+        """
+        async with self._read() as session:
+            rows = (
+                await session.execute(
+                    select(M.id, M.writer).where(M.status == MessageStatus.STREAMING.value)
+                )
+            ).all()
+        host = socket.gethostname()
+        stale = [row.id for row in rows if all_writers or orphaned(row.writer, host)]
+        if not stale:
+            return 0
+        async with self._write() as session:
+            result = await session.execute(
+                update(MESSAGES)
+                .where(M.id.in_(stale), M.status == MessageStatus.STREAMING.value)
+                .values(status=MessageStatus.INTERRUPTED.value, finished_at=now_utc(), writer=None)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    async def _messages(
+        self,
+        session: AsyncSession,
+        rows_query: Select[Any],
+        ids: Select[Any] | Sequence[int],
+    ) -> list[Message]:
+        rows = (await session.execute(rows_query)).all()
+        if not rows:
+            return []
+        attachments = await self._attachments(session, ids)
+        return [message_from_row(row, attachments.get(row.id, ())) for row in rows]
+
+    async def _attachments(
+        self, session: AsyncSession, ids: Select[Any] | Sequence[int]
+    ) -> dict[int, list[StoredAttachment]]:
+        query = select(ATTACHMENTS).where(A.message_id.in_(ids)).order_by(A.id)
+        found: dict[int, list[StoredAttachment]] = defaultdict(list)
+        for row in await session.execute(query):
+            found[row.message_id].append(attachment_from_row(row))
+        return found
+
+    async def _path(
+        self, session: AsyncSession, conversation_id: int, leaf_id: int | None
+    ) -> list[Message]:
+        path = path_to_root(conversation_id, leaf_id)
+        rows_query = select(MESSAGES).join(path, M.id == path.c.id).order_by(path.c.depth.desc())
+        return await self._messages(session, rows_query, select(path.c.id))
+
+    async def _children(
+        self, session: AsyncSession, parent_id: int | None, conversation_id: int
+    ) -> list[Message]:
+        parent = M.parent_id.is_(None) if parent_id is None else M.parent_id == parent_id
+        where = (M.conversation_id == conversation_id) & parent
+        return await self._messages(
+            session, select(MESSAGES).where(where).order_by(M.id), select(M.id).where(where)
+        )
+
+    async def _check_owner(
+        self, session: AsyncSession, conversation_id: int, message_id: int
+    ) -> None:
+        owner = await session.scalar(select(M.conversation_id).where(M.id == message_id))
+        if owner is None:
+            raise self._missing("Message", message_id)
+        if owner != conversation_id:
+            raise ValueError(
+                f"message {message_id} belongs to conversation {owner}, not {conversation_id}"
+            )
+
+    async def _check_path_target(
+        self, session: AsyncSession, conversation_id: int, leaf_id: int | None
+    ) -> None:
+        """Explain an empty path: a missing conversation or a leaf from elsewhere is an error."""
+        exists = await session.scalar(select(C.id).where(C.id == conversation_id))
+        if exists is None:
+            raise self._missing("Conversation", conversation_id)
+        if leaf_id is not None:
+            await self._check_owner(session, conversation_id, leaf_id)

@@ -1,0 +1,96 @@
+"""Tree walks as single recursive queries, and who is streaming into a row."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from sqlalchemy import CTE, ColumnElement, Select, literal, select
+
+from tui.store.convert import CONVERSATIONS, MESSAGES
+
+MAX_TREE_DEPTH = 1_000_000
+"""Bound on tree walks, so a damaged parent loop cannot recurse forever."""
+
+C = CONVERSATIONS.c
+M = MESSAGES.c
+
+
+def path_to_root(conversation_id: int, leaf_id: int | None) -> CTE:
+    """Ids from ``leaf_id`` (default: the active leaf) up to the root, with their depth.
+
+    One recursive query walking up by primary key, whatever the depth.
+    """
+    leaf: ColumnElement[Any] | int = (
+        leaf_id
+        if leaf_id is not None
+        else select(C.active_leaf_id).where(C.id == conversation_id).scalar_subquery()
+    )
+    path = (
+        select(M.id, M.parent_id, literal(0).label("depth"))
+        .where(M.id == leaf, M.conversation_id == conversation_id)
+        .cte("path", recursive=True)
+    )
+    below = path.alias("below")
+    up = MESSAGES.alias("up")
+    return path.union_all(
+        select(up.c.id, up.c.parent_id, below.c.depth + 1).where(
+            up.c.id == below.c.parent_id, below.c.depth < MAX_TREE_DEPTH
+        )
+    )
+
+
+def newest_descendant(message_id: int) -> Select[Any]:
+    """The end of the chain that follows the newest reply at each step below ``message_id``."""
+    down = select(M.id, literal(0).label("depth")).where(M.id == message_id)
+    chain = down.cte("chain", recursive=True)
+    above = chain.alias("above")
+    child = MESSAGES.alias("child")
+    newest_reply = (
+        select(child.c.id)
+        .where(child.c.parent_id == above.c.id)
+        .order_by(child.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    step = MESSAGES.alias("step")
+    chain = chain.union_all(
+        select(step.c.id, above.c.depth + 1)
+        .select_from(above.join(step, step.c.id == newest_reply))
+        .where(above.c.depth < MAX_TREE_DEPTH)
+    )
+    return select(chain.c.id).order_by(chain.c.depth.desc()).limit(1)
+
+
+def writer_tag() -> str:
+    """``host:pid`` of this process, recorded on the rows it streams into."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":
+        # os.kill would terminate the process on Windows; without a safe probe, assume it ended.
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def orphaned(writer: str | None, host: str) -> bool:
+    """Whether a streaming row's writer is gone, so the row can be marked interrupted.
+
+    A row written on another host cannot be checked and counts as orphaned.
+    """
+    if not writer:
+        return True
+    writer_host, _, pid_text = writer.rpartition(":")
+    if writer_host != host or not pid_text.isdigit():
+        return True
+    return not _process_alive(int(pid_text))
