@@ -1,4 +1,9 @@
-"""Command line entry point: ``tui-chat`` (and ``python -m tui``)."""
+"""Command line entry point: ``tui-chat`` (and ``python -m tui``).
+
+``tui-chat`` alone opens the app; the subcommands run the same engine on the same database,
+for scripts.
+Exit codes: 0 success, 1 the provider or the store failed, 2 bad usage, 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,128 @@ import sys
 
 from tui import __version__
 
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
 
 def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db", metavar="PATH", help="database file (default: TUI_CHAT_DB or the data folder)"
+    )
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        help="settings file (default: TUI_CHAT_CONFIG or the config folder)",
+    )
+
     parser = argparse.ArgumentParser(
         prog="tui-chat",
         description="A full-screen terminal chat client for OpenAI-compatible providers.",
+        parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"tui-chat {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = commands.add_parser(
+        "ask",
+        parents=[common],
+        help="ask once and stream the reply to stdout",
+        description="Stream a reply to stdout and store the turn. Reads stdin when PROMPT is '-' "
+        "or absent and stdin is not a terminal.",
+    )
+    ask.add_argument("prompt", nargs="*", help="the question (several words are joined)")
+    ask.add_argument("-m", "--model", help="model id (the provider's own id or a family alias)")
+    ask.add_argument(
+        "-p", "--provider", help="provider name (openai, aimlapi, gmi, ollama, ..., demo)"
+    )
+    ask.add_argument("--base-url", metavar="URL", help="an ad-hoc OpenAI-compatible server")
+    ask.add_argument(
+        "--api-key", metavar="KEY", help="key for --base-url (or set TUI_CHAT_API_KEY)"
+    )
+    ask.add_argument("--api", choices=["auto", "chat", "responses"], help="which API to use")
+    ask.add_argument("-s", "--system", metavar="TEXT", help="system prompt (instructions)")
+    ask.add_argument("--reasoning-effort", metavar="LEVEL", help="none, minimal, low, medium, high")
+    ask.add_argument("--max-output-tokens", type=_positive_int, metavar="N")
+    ask.add_argument("--temperature", type=_temperature, metavar="T")
+    ask.add_argument("--web-search", action="store_true", help="let the model search the web")
+    thread = ask.add_mutually_exclusive_group()
+    thread.add_argument(
+        "-c", "--continue", dest="continue_", action="store_true", help="continue the latest chat"
+    )
+    thread.add_argument("--conversation", type=int, metavar="ID", help="continue this chat")
+    ask.add_argument(
+        "--attach", action="append", default=[], metavar="FILE", help="attach an image or document"
+    )
+    ask.add_argument("--no-stream", action="store_true", help="wait for the whole reply")
+    ask.add_argument(
+        "--show-reasoning", action="store_true", help="print reasoning to stderr as it arrives"
+    )
+
+    listing = commands.add_parser("list", parents=[common], help="list saved conversations")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument("--limit", type=_positive_int, default=50)
+    listing.add_argument("--archived", action="store_true", help="list archived conversations")
+
+    show = commands.add_parser("show", parents=[common], help="print a conversation")
+    show.add_argument("id", type=int)
+    show.add_argument("--tree", action="store_true", help="every branch, not just the active one")
+
+    search = commands.add_parser("search", parents=[common], help="full-text search")
+    search.add_argument("text", nargs="+")
+    search.add_argument("--limit", type=_positive_int, default=20)
+
+    export = commands.add_parser("export", parents=[common], help="export a conversation")
+    export.add_argument("id", type=int)
+    export.add_argument("--format", choices=["md", "json"], default="md")
+    export.add_argument("--tree", action="store_true", help="Markdown: every branch")
+    export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+
+    imp = commands.add_parser("import", parents=[common], help="import a JSON export")
+    imp.add_argument("file", help="a file written by 'tui-chat export --format json' ('-': stdin)")
+
+    models = commands.add_parser("models", parents=[common], help="list providers' models")
+    models.add_argument("-p", "--provider", help="only this provider")
+    models.add_argument(
+        "--refresh", action="store_true", help="ask the provider for its live list (GET /models)"
+    )
+    models.add_argument("--json", action="store_true")
     return parser
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 2:
+        raise argparse.ArgumentTypeError("must be between 0 and 2")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    print(
-        f"tui-chat {__version__}: the chat engine is being built; nothing to run yet.",
-        file=sys.stderr,
-    )
-    return 0
+    """Parse the command line and run the app or a command."""
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        from tui.console import run_app
+
+        return run_app(args)
+    from tui.console import run_command
+
+    try:
+        return run_command(args)
+    except KeyboardInterrupt:
+        print("tui-chat: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -18,8 +18,8 @@ from tui.domain import (
 )
 from tui.store.db import Store
 from tui.store.errors import NotFoundError
-from tui.store.tree import writer_tag
 from tui.store.repository import ConversationRepository
+from tui.store.tree import writer_tag
 
 
 async def test_add_message_updates_the_conversation_summary(

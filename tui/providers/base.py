@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Protocol
 
 from tui.domain import ApiKind, ChatRequest, ModelInfo, ProviderConfig, StreamEvent
@@ -13,7 +13,7 @@ class Provider(Protocol):
 
     config: ProviderConfig
 
-    def stream(self, request: ChatRequest, api: ApiKind) -> AsyncIterator[StreamEvent]:
+    def stream(self, request: ChatRequest, api: ApiKind) -> AsyncGenerator[StreamEvent, None]:
         """Send ``request`` over ``api`` and yield its events.
 
         The iterator ends with exactly one ``Finished`` or ``Failed``; provider failures are

@@ -211,12 +211,12 @@ class EndpointNotFoundError(ProviderError):
         return "Check the provider's base URL in Settings (it usually ends in /v1)."
 
 
-
 class ConfigurationError(ProviderError):
     """The settings name something that does not exist or cannot work (provider, base URL)."""
 
     action = Action.OPEN_SETTINGS
     default_message = "The provider settings are not usable."
+
 
 # --------------------------------------------------------------------------------------------
 # Mapping what a server said to the hierarchy above

@@ -77,7 +77,7 @@ class OpenAICompatibleProvider:
     def __repr__(self) -> str:
         return f"OpenAICompatibleProvider({self.config.name!r}, {self._base_url!r})"
 
-    async def stream(self, request: ChatRequest, api: ApiKind) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: ChatRequest, api: ApiKind) -> AsyncGenerator[StreamEvent, None]:
         """Send ``request`` over ``api`` and yield its events, ending in Finished or Failed.
 
         Provider failures are yielded as ``Failed``, never raised. Close the iterator (e.g. with

@@ -1,0 +1,379 @@
+"""The commands: ``ask``, ``list``, ``show``, ``search``, ``export``, ``import``, ``models``.
+
+They run the same services as the app on the same database. Output meant for pipes goes to stdout;
+notes, reasoning and errors go to stderr, errors as one line with what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import mimetypes
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from tui.domain import ApiMode, Attachment, AttachmentKind, ReasoningDelta, TextDelta
+
+if TYPE_CHECKING:
+    from tui.services.container import Services
+
+MAX_ATTACHMENT = 20 * 1024 * 1024
+
+
+class UsageError(Exception):
+    """Bad input on the command line: reported as one line, exit 2."""
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """``tui-chat`` with no command: say what there is to run."""
+    from tui.cli import build_parser
+
+    build_parser().print_help()
+    print(
+        '\nTry it with no key and no network:  tui-chat ask -p demo "hello"',
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def run_command(args: argparse.Namespace) -> int:
+    handlers = {
+        "ask": _ask,
+        "list": _list,
+        "show": _show,
+        "search": _search,
+        "export": _export,
+        "import": _import,
+        "models": _models,
+    }
+    try:
+        return asyncio.run(handlers[args.command](args))
+    except UsageError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+
+
+def _error(message: str, stream: TextIO | None = None) -> None:
+    print(f"tui-chat: error: {message}", file=stream or sys.stderr)
+
+
+async def _open(args: argparse.Namespace, **kwargs: object) -> Services | None:
+    """Open the services, or say in one line why not."""
+    from tui.providers.errors import ConfigurationError
+    from tui.services.container import open_services
+    from tui.store.errors import StoreError
+
+    try:
+        services = await open_services(config=args.config, db=args.db, **kwargs)  # type: ignore[arg-type]
+    except (StoreError, ConfigurationError) as exc:
+        _error(str(exc))
+        return None
+    for problem in services.problems:
+        print(f"tui-chat: warning: {problem}", file=sys.stderr)
+    return services
+
+
+# ---------------------------------------------------------------------------------------- ask
+
+
+def _read_prompt(args: argparse.Namespace) -> str:
+    words = list(args.prompt)
+    if words and words != ["-"]:
+        text = " ".join(words)
+    elif words == ["-"] or not sys.stdin.isatty():
+        text = sys.stdin.read()
+    else:
+        raise UsageError("no prompt: give one as arguments, or pipe it to stdin")
+    if not text.strip():
+        raise UsageError("the prompt is empty")
+    return text
+
+
+def read_attachment(path_text: str) -> Attachment:
+    """An image or document from disk, checked before anything is sent."""
+    path = Path(path_text).expanduser()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"cannot attach {path_text}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"cannot attach {path_text}: it is a folder") from None
+    except OSError as exc:
+        raise UsageError(f"cannot attach {path_text}: {exc.strerror}") from None
+    if len(data) > MAX_ATTACHMENT:
+        raise UsageError(f"cannot attach {path_text}: larger than 20 MB")
+    mime, _ = mimetypes.guess_type(path.name)
+    mime = mime or "application/octet-stream"
+    kind = AttachmentKind.IMAGE if mime.startswith("image/") else AttachmentKind.FILE
+    return Attachment(kind=kind, name=path.name, mime_type=mime, data=data)
+
+
+async def _ask(args: argparse.Namespace) -> int:
+    from tui.providers.catalog import ADHOC_PROVIDER
+    from tui.services.turns import TurnOptions
+
+    prompt = _read_prompt(args)
+    attachments = [read_attachment(item) for item in args.attach]
+    services = await _open(args, base_url=args.base_url, api_key=args.api_key)
+    if services is None:
+        return EXIT_FAILED
+    try:
+        conversation_id: int | None = args.conversation
+        if args.continue_:
+            latest = await services.store.repository.latest_conversation()
+            conversation_id = latest.id if latest else None
+        elif conversation_id is not None:
+            if await services.store.repository.get_conversation(conversation_id) is None:
+                raise UsageError(
+                    f"there is no conversation {conversation_id} (see 'tui-chat list')"
+                )
+        options = TurnOptions(
+            provider=ADHOC_PROVIDER if args.base_url else args.provider,
+            model=args.model,
+            api_mode=ApiMode(args.api) if args.api else None,
+            system_prompt=args.system,
+            reasoning_effort=args.reasoning_effort,
+            max_output_tokens=args.max_output_tokens,
+            temperature=args.temperature,
+            web_search=args.web_search,
+            stream=not args.no_stream,
+        )
+        return await _stream_reply(services, conversation_id, prompt, attachments, options, args)
+    except UsageError:
+        raise
+    except _ProviderFailure as exc:
+        _error(str(exc))
+        return EXIT_FAILED
+    finally:
+        await services.close()
+
+
+class _ProviderFailure(Exception):
+    pass
+
+
+async def _stream_reply(
+    services: Services,
+    conversation_id: int | None,
+    prompt: str,
+    attachments: list[Attachment],
+    options: object,
+    args: argparse.Namespace,
+) -> int:
+    from tui.providers.errors import ProviderError
+    from tui.services.turns import ReplyFinished, TurnOptions
+
+    assert isinstance(options, TurnOptions)
+    out = sys.stdout
+    last = "\n"
+    reasoning_open = False
+    try:
+        async for event in services.chat.send(
+            conversation_id, prompt, attachments=attachments, options=options
+        ):
+            if isinstance(event, TextDelta):
+                if reasoning_open:
+                    sys.stderr.write("\n")
+                    reasoning_open = False
+                out.write(event.text)
+                out.flush()
+                last = event.text[-1:] or last
+            elif isinstance(event, ReasoningDelta) and args.show_reasoning:
+                sys.stderr.write(event.text)
+                sys.stderr.flush()
+                reasoning_open = True
+            elif isinstance(event, ReplyFinished):
+                if last != "\n":
+                    out.write("\n")
+                    out.flush()
+                if event.error is not None:
+                    raise _ProviderFailure(str(event.error))
+                if event.message.status.value == "incomplete":
+                    print("tui-chat: note: the reply was cut short (token limit)", file=sys.stderr)
+    except ProviderError as exc:  # routing problems: unknown provider or model
+        raise _ProviderFailure(str(exc)) from exc
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------- browse
+
+
+async def _list(args: argparse.Namespace) -> int:
+    services = await _open(args)
+    if services is None:
+        return EXIT_FAILED
+    try:
+        conversations = await services.store.repository.list_conversations(
+            limit=args.limit, archived=args.archived
+        )
+    finally:
+        await services.close()
+    if args.json:
+        rows = [
+            {
+                "id": c.id,
+                "title": c.title,
+                "provider": c.provider,
+                "model": c.model,
+                "messages": c.message_count,
+                "pinned": c.pinned,
+                "updated_at": c.updated_at.isoformat(),
+            }
+            for c in conversations
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not conversations:
+        print('No conversations yet. Start one with: tui-chat ask "hello"', file=sys.stderr)
+        return EXIT_OK
+    for c in conversations:
+        pin = "*" if c.pinned else " "
+        when = c.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        print(f"{c.id:>6}{pin} {when}  {(c.model or '-')[:24]:<24}  {c.title}")
+    return EXIT_OK
+
+
+async def _show(args: argparse.Namespace) -> int:
+    from tui.services.export import export_markdown
+
+    services = await _open(args)
+    if services is None:
+        return EXIT_FAILED
+    try:
+        text = await export_markdown(services.store.repository, args.id, whole_tree=args.tree)
+    except LookupError as exc:
+        _error(f"{exc} (see 'tui-chat list')")
+        return EXIT_FAILED
+    finally:
+        await services.close()
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+async def _search(args: argparse.Namespace) -> int:
+    services = await _open(args)
+    if services is None:
+        return EXIT_FAILED
+    try:
+        hits = await services.store.repository.search(" ".join(args.text), limit=args.limit)
+    finally:
+        await services.close()
+    if not hits:
+        print("No matches.", file=sys.stderr)
+        return EXIT_OK
+    for hit in hits:
+        snippet = " ".join(hit.snippet.split())
+        print(f"{hit.conversation.id:>6}  {hit.conversation.title}\n        {snippet}")
+    return EXIT_OK
+
+
+async def _export(args: argparse.Namespace) -> int:
+    from tui.services.export import export_json, export_markdown
+
+    services = await _open(args)
+    if services is None:
+        return EXIT_FAILED
+    try:
+        if args.format == "json":
+            text = await export_json(services.store.repository, args.id) + "\n"
+        else:
+            text = await export_markdown(services.store.repository, args.id, whole_tree=args.tree)
+    except LookupError as exc:
+        _error(f"{exc} (see 'tui-chat list')")
+        return EXIT_FAILED
+    finally:
+        await services.close()
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _error(f"cannot write {args.output}: {exc.strerror}")
+            return EXIT_FAILED
+        print(f"Exported conversation {args.id} to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+async def _import(args: argparse.Namespace) -> int:
+    from tui.services.export import ImportFormatError, import_json
+
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {args.file}: {exc}") from None
+    services = await _open(args)
+    if services is None:
+        return EXIT_FAILED
+    try:
+        conversation = await import_json(services.store.repository, text)
+    except ImportFormatError as exc:
+        _error(f"{args.file}: {exc}")
+        return EXIT_FAILED
+    finally:
+        await services.close()
+    print(f"Imported as conversation {conversation.id}: {conversation.title}")
+    return EXIT_OK
+
+
+async def _models(args: argparse.Namespace) -> int:
+    from tui.providers.errors import ProviderError
+
+    services = await _open(args)
+    if services is None:
+        return EXIT_FAILED
+    try:
+        names = [args.provider] if args.provider else services.registry.names()
+        rows = []
+        for name in names:
+            try:
+                models = (
+                    await services.refresh_models(name)
+                    if args.refresh
+                    else services.registry.models(name)
+                )
+            except ProviderError as exc:
+                _error(f"{name}: {exc}")
+                return EXIT_FAILED
+            for model in models:
+                rows.append((name, model))
+    finally:
+        await services.close()
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "provider": name,
+                        "id": model.id,
+                        "family": model.family,
+                        "endpoints": sorted(api.value for api in model.endpoints),
+                        "reasoning_efforts": list(model.reasoning_efforts),
+                        "image_input": model.image_input,
+                        "file_input": model.file_input,
+                        "web_search": model.web_search,
+                    }
+                    for name, model in rows
+                ],
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    for name, model in rows:
+        apis = "+".join(sorted(api.value for api in model.endpoints))
+        badges = [
+            b
+            for b, on in (
+                ("image", model.image_input),
+                ("file", model.file_input),
+                ("web", model.web_search),
+            )
+            if on
+        ]
+        if model.reasoning_efforts:
+            badges.append("reasoning")
+        print(f"{name:<10} {model.id:<34} {apis:<15} {' '.join(badges)}")
+    return EXIT_OK

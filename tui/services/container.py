@@ -1,0 +1,96 @@
+"""The composition root's product: every service the app and the commands use, built once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from tui.config.paths import config_file, database_file
+from tui.config.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tui.domain import ModelInfo
+    from tui.services.chat import ChatService
+    from tui.services.routing import ProviderRegistry
+    from tui.store.db import Store
+
+
+@dataclass
+class Services:
+    """Settings, the shared HTTP client, providers, the store and the chat engine."""
+
+    settings: Settings
+    client: httpx.AsyncClient
+    registry: ProviderRegistry
+    store: Store
+    chat: ChatService
+    problems: list[str] = field(default_factory=list)
+    """Sentences about the settings that could not be used, to show once."""
+
+    async def refresh_models(self, provider: str) -> list[ModelInfo]:
+        """Fetch the provider's live model list, merge it, and cache it in the store."""
+        models = await self.registry.refresh_models(provider)
+        await self.store.repository.cache_models(provider, models)
+        return models
+
+    async def close(self) -> None:
+        await self.chat.close()
+        await self.client.aclose()
+        await self.store.close()
+
+
+async def open_services(
+    *,
+    config: str | None = None,
+    db: str | None = None,
+    env: Mapping[str, str] | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    demo_tokens_per_second: float | None = None,
+    improve_titles: bool | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Services:
+    """Read the settings, open the store (migrating it if needed) and wire the engine.
+
+    ``base_url`` (with ``api_key`` or ``TUI_CHAT_API_KEY``) adds the ad-hoc provider ``custom``.
+    Raises ``tui.store.errors.StoreError`` when the database cannot be used.
+    """
+    from tui.providers.catalog import ADHOC_PROVIDER, ModelCatalog, adhoc_provider
+    from tui.providers.demo import demo_mounts
+    from tui.providers.errors import ConfigurationError
+    from tui.providers.http import make_client
+    from tui.services.chat import ChatService
+    from tui.services.routing import ProviderRegistry
+    from tui.store.db import open_store
+
+    env = dict(os.environ) if env is None else dict(env)
+    settings, problems = load_settings(config_file(config), env)
+    if improve_titles is not None:
+        settings = replace(
+            settings, defaults=replace(settings.defaults, improve_titles=improve_titles)
+        )
+    catalog = ModelCatalog(settings)
+    problems.extend(catalog.problems)
+    keys: dict[str, str] = {}
+    if base_url:
+        try:
+            catalog.add_provider(adhoc_provider(base_url))
+        except ValueError as exc:
+            raise ConfigurationError(f"--base-url: {exc}") from None
+        key = api_key or env.get("TUI_CHAT_API_KEY")
+        if key:
+            keys[ADHOC_PROVIDER] = key
+    speed = 60.0 if demo_tokens_per_second is None else demo_tokens_per_second
+    client = make_client(mounts=demo_mounts(tokens_per_second=speed), transport=transport)
+    try:
+        store = await open_store(settings.database_url, path=database_file(db))
+    except BaseException:
+        await client.aclose()
+        raise
+    registry = ProviderRegistry(settings, client, env=env, catalog=catalog, keys=keys)
+    chat = ChatService(store.repository, registry, defaults=settings.defaults)
+    return Services(settings, client, registry, store, chat, problems)

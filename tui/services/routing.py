@@ -1,0 +1,97 @@
+"""The provider registry: one provider object per configured provider, on the one shared client.
+
+It is also the engine's router: a provider name, a model id and an API mode become a ready
+``Route`` (provider, its config, the model's capabilities, the API to use).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from tui.config.settings import Settings
+from tui.domain import ApiMode, ModelInfo, ProviderConfig
+from tui.providers.catalog import (
+    ModelCatalog,
+    UnknownProviderError,
+    endpoint_for,
+    resolve_api_key,
+)
+from tui.providers.errors import ConfigurationError, ModelNotFoundError
+from tui.providers.openai_compat import OpenAICompatibleProvider
+from tui.services.turns import Route
+
+if TYPE_CHECKING:
+    import httpx
+
+
+class ProviderRegistry:
+    """Providers by name, built lazily around the shared ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: httpx.AsyncClient,
+        *,
+        env: Mapping[str, str],
+        catalog: ModelCatalog | None = None,
+        keys: Mapping[str, str] | None = None,
+    ) -> None:
+        """``keys`` holds keys given for this run only (``--api-key``), by provider name."""
+        self.settings = settings
+        self.client = client
+        self.env = env
+        self.catalog = catalog or ModelCatalog(settings)
+        self._keys = dict(keys or {})
+        self._providers: dict[str, OpenAICompatibleProvider] = {}
+
+    def names(self) -> list[str]:
+        return [config.name for config in self.catalog.providers()]
+
+    def config(self, name: str) -> ProviderConfig:
+        try:
+            return self.catalog.provider(name)
+        except UnknownProviderError as exc:
+            raise ConfigurationError(str(exc)) from None
+
+    def api_key(self, name: str) -> str | None:
+        if name in self._keys:
+            return self._keys[name]
+        return resolve_api_key(self.config(name), self.settings, self.env)
+
+    def has_key(self, name: str) -> bool:
+        config = self.config(name)
+        return not config.requires_key or self.api_key(name) is not None
+
+    def provider(self, name: str) -> OpenAICompatibleProvider:
+        provider = self._providers.get(name)
+        if provider is None:
+            provider = OpenAICompatibleProvider(
+                self.config(name), self.client, api_key=self.api_key(name)
+            )
+            self._providers[name] = provider
+        return provider
+
+    def models(self, name: str) -> list[ModelInfo]:
+        self.config(name)
+        return self.catalog.models(name)
+
+    async def refresh_models(self, name: str) -> list[ModelInfo]:
+        """Ask the provider for its live list and merge it with the built-in one."""
+        live = await self.provider(name).list_models()
+        return self.catalog.set_live_models(name, live)
+
+    def default_provider(self) -> str:
+        return self.catalog.default_provider(self.env)
+
+    def route(self, provider: str | None, model: str | None, api_mode: ApiMode) -> Route:
+        name = provider or self.default_provider()
+        config = self.config(name)
+        model_id = model or self.catalog.default_model(name)
+        if not model_id:
+            raise ModelNotFoundError(
+                f"No model is chosen for {config.label} ('tui-chat models --refresh -p {name}' "
+                "lists what it serves; -m picks one on the command line)."
+            )
+        info = self.catalog.model_info(name, model_id)
+        return Route(self.provider(name), config, info, endpoint_for(info, config, api_mode))

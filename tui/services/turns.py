@@ -1,0 +1,97 @@
+"""What a turn is asked to do, and what it reports while it runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tui.domain import (
+    ApiKind,
+    ApiMode,
+    Citation,
+    Message,
+    ModelInfo,
+    ProviderConfig,
+    ReasoningDelta,
+    TextDelta,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from tui.providers.base import Provider
+    from tui.providers.errors import ProviderError
+
+
+@dataclass(frozen=True, slots=True)
+class TurnOptions:
+    """Per-turn overrides; ``None`` means: the conversation's value, else the settings default."""
+
+    provider: str | None = None
+    model: str | None = None
+    api_mode: ApiMode | None = None
+    system_prompt: str | None = None
+    reasoning_effort: str | None = None
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    web_search: bool = False
+    stream: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a turn goes: the provider, the model and the API chosen for it."""
+
+    provider: Provider
+    config: ProviderConfig
+    model: ModelInfo
+    api: ApiKind
+
+
+@dataclass(frozen=True, slots=True)
+class UserMessageSaved:
+    """The user's message is committed; nothing typed can be lost from here on."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class RouteChosen:
+    """The turn is about to be sent to this provider, model and API."""
+
+    provider: str
+    model: str
+    api: ApiKind
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyStarted:
+    """The assistant message row exists (status ``streaming``)."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyFinished:
+    """The reply ended: ``message.status`` says how (complete, incomplete, cancelled, failed)."""
+
+    message: Message
+    error: ProviderError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TitleChanged:
+    conversation_id: int
+    title: str
+
+
+TurnEvent = (
+    UserMessageSaved
+    | RouteChosen
+    | ReplyStarted
+    | TextDelta
+    | ReasoningDelta
+    | Citation
+    | Usage
+    | ReplyFinished
+    | TitleChanged
+)
