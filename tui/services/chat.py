@@ -134,8 +134,11 @@ class ChatService:
         With ``conversation_id`` None a new conversation is created first.
         """
         options = options or TurnOptions()
+        new = conversation_id is None
         if conversation_id is None:
-            conversation = await self.start_conversation(options=options)
+            conversation = await self.start_conversation(
+                options=options, title=title_from_text(text)
+            )
         else:
             conversation = await self._conversation(conversation_id)
         user = await self.repository.add_message(
@@ -146,12 +149,17 @@ class ChatService:
             attachments=attachments,
         )
         yield UserMessageSaved(user)
-        if conversation.title == DEFAULT_TITLE and conversation.active_leaf_id is None:
+        if new:
+            yield TitleChanged(conversation.id, conversation.title)
+        elif conversation.title == DEFAULT_TITLE and conversation.active_leaf_id is None:
             title = title_from_text(text)
             await self.repository.rename_conversation(conversation.id, title)
             yield TitleChanged(conversation.id, title)
-        async for event in self._reply(conversation, user, options):
+        reply = await self._prepare(conversation, user, options, [user] if new else None)
+        yield reply.chosen
+        async for event in reply.run():
             yield event
+        self._after(conversation, reply)
 
     async def regenerate(
         self, message_id: int, *, options: TurnOptions | None = None
@@ -165,7 +173,9 @@ class ChatService:
         else:
             user = message
         conversation = await self._conversation(user.conversation_id)
-        async for event in self._reply(conversation, user, options or TurnOptions()):
+        reply = await self._prepare(conversation, user, options or TurnOptions())
+        yield reply.chosen
+        async for event in reply.run():
             yield event
 
     async def edit(
@@ -191,29 +201,39 @@ class ChatService:
         )
         yield UserMessageSaved(user)
         conversation = await self._conversation(original.conversation_id)
-        async for event in self._reply(conversation, user, options or TurnOptions()):
+        reply = await self._prepare(conversation, user, options or TurnOptions())
+        yield reply.chosen
+        async for event in reply.run():
             yield event
 
     # ------------------------------------------------------------------ the reply
 
-    async def _reply(
-        self, conversation: Conversation, user: Message, options: TurnOptions
-    ) -> AsyncIterator[TurnEvent]:
+    async def _prepare(
+        self,
+        conversation: Conversation,
+        user: Message,
+        options: TurnOptions,
+        path: list[Message] | None = None,
+    ) -> _Reply:
+        """Choose the route and build the request for the reply to ``user``."""
         route = self._route(conversation, options)
         await self._remember_route(conversation, route, options)
-        yield RouteChosen(route.config.name, route.model.id, route.api)
-        path = await self.repository.active_path(conversation.id, user.id)
+        if path is None:
+            path = await self.repository.active_path(conversation.id, user.id)
         request, chained = self._build_request(conversation, route, path, options)
-        reply = _Reply(self, route, user, request)
-        async for event in reply.run(fallback=self._unchained(request, path) if chained else None):
-            yield event
+        fallback = self._unchained(request, path) if chained else None
+        return _Reply(self, route, user, request, fallback, first=len(path) == 1)
+
+    def _after(self, conversation: Conversation, reply: _Reply) -> None:
+        """Work that follows a finished first exchange, off the critical path."""
         if (
-            reply.message is not None
-            and reply.message.status is MessageStatus.COMPLETE
+            reply.first
             and self.defaults.improve_titles
-            and len(path) == 1
+            and reply.message is not None
+            and reply.message.status is MessageStatus.COMPLETE
         ):
-            self._spawn(self._improve_title(conversation.id, route, user.content, reply.text))
+            question = reply.user.content
+            self._spawn(self._improve_title(conversation.id, reply.route, question, reply.text))
 
     def _route(self, conversation: Conversation | None, options: TurnOptions) -> Route:
         provider = options.provider or (conversation.provider if conversation else None)
@@ -268,7 +288,7 @@ class ChatService:
             messages=history(path),
             instructions=system_prompt or None,
             reasoning_effort=effort,
-            reasoning_summary=self.defaults.reasoning_summary if effort else None,
+            reasoning_summary=self._summary(route, effort),
             max_output_tokens=options.max_output_tokens
             or params.get("max_output_tokens")
             or self.defaults.max_output_tokens,
@@ -286,6 +306,13 @@ class ChatService:
             _replace(request, previous_response_id=parent.response_id, messages=history(path[-1:])),
             True,
         )
+
+    def _summary(self, route: Route, effort: str | None) -> str | None:
+        """Ask reasoning models for a summary to show, unless the settings turn it off."""
+        wanted = (self.defaults.reasoning_summary or "").strip().lower()
+        if wanted in ("", "none", "off") or not (effort or route.model.reasoning_efforts):
+            return None
+        return wanted
 
     @staticmethod
     def _unchained(request: ChatRequest, path: list[Message]) -> ChatRequest:
@@ -345,8 +372,22 @@ class ChatService:
 class _Reply:
     """One streaming reply: its row, its buffers and its flushes."""
 
-    def __init__(self, service: ChatService, route: Route, user: Message, request: ChatRequest):
+    def __init__(
+        self,
+        service: ChatService,
+        route: Route,
+        user: Message,
+        request: ChatRequest,
+        fallback: ChatRequest | None,
+        *,
+        first: bool,
+    ) -> None:
         self.service = service
+        self.chosen = RouteChosen(route.config.name, route.model.id, route.api)
+        self.fallback = fallback
+        """The unchained request to resend if the server forgot the chained-from response."""
+        self.first = first
+        """The reply to a conversation's first message."""
         self.repository = service.repository
         self.clock = service.clock
         self.route = route
@@ -368,33 +409,59 @@ class _Reply:
     def text(self) -> str:
         return "".join(self.parts)
 
-    async def run(self, fallback: ChatRequest | None) -> AsyncGenerator[TurnEvent, None]:
+    async def run(self) -> AsyncGenerator[TurnEvent, None]:
+        """Stream the reply, persisting it; ends with one ``ReplyFinished``."""
+        outcome: Finished | Failed | None = None
+        request: ChatRequest | None = self.request
         try:
-            outcome: Finished | Failed | None = None
-            async with aclosing(self._attempt(self.request)) as attempt:
-                async for event in attempt:
-                    if isinstance(event, Failed | Finished):
-                        outcome = event
-                    else:
-                        yield event
-            if (
-                isinstance(outcome, Failed)
-                and isinstance(outcome.error, PreviousResponseNotFoundError)
-                and fallback is not None
-                and self.message is None
-            ):
-                log.info(
-                    "previous response %s is gone; resending the whole conversation",
-                    self.request.previous_response_id,
-                )
-                self.request = fallback
-                outcome = None
-                async with aclosing(self._attempt(fallback)) as attempt:
-                    async for event in attempt:
-                        if isinstance(event, Failed | Finished):
-                            outcome = event
-                        else:
-                            yield event
+            while request is not None:
+                self.request, request = request, None
+                stream = self.route.provider.stream(self.request, self.route.api)
+                async with aclosing(stream):
+                    async for event in stream:
+                        kind = type(event)
+                        if kind is Failed:
+                            outcome = event  # type: ignore[assignment]
+                            break
+                        if self.message is None:
+                            await self._create_row()
+                            assert self.message is not None
+                            yield ReplyStarted(self.message)
+                        if kind is TextDelta:
+                            if self.first_token is None:
+                                self.first_token = self.clock()
+                            self.parts.append(event.text)  # type: ignore[union-attr]
+                            self.pending.append(event.text)  # type: ignore[union-attr]
+                            yield event  # type: ignore[misc]
+                            if self.clock() - self.last_flush >= self.service.flush_interval:
+                                await self._flush()
+                        elif kind is ReasoningDelta:
+                            if self.first_token is None:
+                                self.first_token = self.clock()
+                            self.reasoning_parts.append(event.text)  # type: ignore[union-attr]
+                            self.pending_reasoning.append(event.text)  # type: ignore[union-attr]
+                            yield event  # type: ignore[misc]
+                            if self.clock() - self.last_flush >= self.service.flush_interval:
+                                await self._flush()
+                        elif kind is ResponseStarted:
+                            assert isinstance(event, ResponseStarted)
+                            # Only a stored Responses id can be chained from; keep no other.
+                            self.response_id = event.response_id if event.chainable else None
+                            self.model_name = event.model or self.model_name
+                        elif kind is Finished:
+                            outcome = event  # type: ignore[assignment]
+                            break
+                        elif kind is Usage:
+                            self.usage = event  # type: ignore[assignment]
+                            yield event  # type: ignore[misc]
+                        elif kind is Citation:
+                            yield event  # type: ignore[misc]
+                if self._should_resend(outcome):
+                    log.info(
+                        "previous response %s is gone; resending the whole conversation",
+                        self.request.previous_response_id,
+                    )
+                    request, self.fallback, outcome = self.fallback, None, None
         except (asyncio.CancelledError, GeneratorExit):
             await asyncio.shield(self._finish(MessageStatus.CANCELLED, None))
             raise
@@ -407,45 +474,14 @@ class _Reply:
             finished = await self._finish(MessageStatus.FAILED, outcome.error)
             yield ReplyFinished(finished, outcome.error)
 
-    async def _attempt(
-        self, request: ChatRequest
-    ) -> AsyncGenerator[TurnEvent | Finished | Failed, None]:
-        provider = self.route.provider
-        async with aclosing(provider.stream(request, self.route.api)) as stream:
-            async for event in stream:
-                if isinstance(event, Failed):
-                    yield event
-                    return
-                if self.message is None:
-                    await self._create_row()
-                    assert self.message is not None
-                    yield ReplyStarted(self.message)
-                if isinstance(event, TextDelta):
-                    if self.first_token is None:
-                        self.first_token = self.clock()
-                    self.parts.append(event.text)
-                    self.pending.append(event.text)
-                    yield event
-                    await self._maybe_flush()
-                elif isinstance(event, ReasoningDelta):
-                    if self.first_token is None:
-                        self.first_token = self.clock()
-                    self.reasoning_parts.append(event.text)
-                    self.pending_reasoning.append(event.text)
-                    yield event
-                    await self._maybe_flush()
-                elif isinstance(event, ResponseStarted):
-                    # Only a stored Responses id can be chained from; keep no other.
-                    self.response_id = event.response_id if event.chainable else None
-                    self.model_name = event.model or self.model_name
-                elif isinstance(event, Usage):
-                    self.usage = event
-                    yield event
-                elif isinstance(event, Citation):
-                    yield event
-                elif isinstance(event, Finished):
-                    yield event
-                    return
+    def _should_resend(self, outcome: Finished | Failed | None) -> bool:
+        """The chained-from response is gone and nothing of this reply exists yet."""
+        return (
+            isinstance(outcome, Failed)
+            and isinstance(outcome.error, PreviousResponseNotFoundError)
+            and self.fallback is not None
+            and self.message is None
+        )
 
     async def _create_row(self) -> None:
         self.message = await self.repository.add_message(
@@ -459,11 +495,9 @@ class _Reply:
             previous_response_id=self.request.previous_response_id,
         )
 
-    async def _maybe_flush(self) -> None:
-        now = self.clock()
-        if self.message is None or now - self.last_flush < self.service.flush_interval:
-            return
-        self.last_flush = now
+    async def _flush(self) -> None:
+        assert self.message is not None
+        self.last_flush = self.clock()
         text, reasoning = "".join(self.pending), "".join(self.pending_reasoning)
         self.pending.clear()
         self.pending_reasoning.clear()

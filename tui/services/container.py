@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from tui.store.db import Store
 
 
+DEMO_TOKENS_PER_SECOND = 60.0
+"""About the pace of a fast real model: the demo should feel like one."""
+
+
 @dataclass
 class Services:
     """Settings, the shared HTTP client, providers, the store and the chat engine."""
@@ -84,7 +88,9 @@ async def open_services(
         key = api_key or env.get("TUI_CHAT_API_KEY")
         if key:
             keys[ADHOC_PROVIDER] = key
-    speed = 60.0 if demo_tokens_per_second is None else demo_tokens_per_second
+    speed = demo_tokens_per_second
+    if speed is None:
+        speed = _demo_speed(env.get("TUI_CHAT_DEMO_SPEED"), problems)
     client = make_client(mounts=demo_mounts(tokens_per_second=speed), transport=transport)
     try:
         store = await open_store(settings.database_url, path=database_file(db))
@@ -94,3 +100,20 @@ async def open_services(
     registry = ProviderRegistry(settings, client, env=env, catalog=catalog, keys=keys)
     chat = ChatService(store.repository, registry, defaults=settings.defaults)
     return Services(settings, client, registry, store, chat, problems)
+
+
+def _demo_speed(value: str | None, problems: list[str]) -> float:
+    """``TUI_CHAT_DEMO_SPEED``: the demo's tokens per second (0 streams flat out)."""
+    if not value:
+        return DEMO_TOKENS_PER_SECOND
+    try:
+        speed = float(value)
+    except ValueError:
+        speed = -1.0
+    if speed < 0:
+        problems.append(
+            f"TUI_CHAT_DEMO_SPEED must be a number of tokens per second (0: flat out); "
+            f"using {DEMO_TOKENS_PER_SECOND:g}."
+        )
+        return DEMO_TOKENS_PER_SECOND
+    return speed

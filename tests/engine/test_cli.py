@@ -1,0 +1,227 @@
+"""The command line as a person runs it: a real process, a real database, the demo or loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.support.fixtures import TEST_KEY
+from tests.support.script import reply
+from tests.support.server import LoopbackServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(
+    *args: str, stdin: str | None = None, timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args],
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={"TUI_CHAT_DEMO_SPEED": "0", **os.environ, **env},
+    )
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def db_path() -> Path:
+    return Path(os.environ["TUI_CHAT_DB"])
+
+
+def test_ask_on_the_demo_works_with_no_key_and_no_network() -> None:
+    result = run("ask", "-p", "demo", "hello")
+    assert result.returncode == 0, result.stderr
+    assert "hello" in result.stdout and "```" in result.stdout
+    assert result.stderr == ""
+    stored = rows(db_path(), "SELECT role, status, content FROM messages ORDER BY id")
+    assert [(role, status) for role, status, _ in stored] == [
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    assert stored[1][2].strip() == result.stdout.strip()
+
+
+def test_continue_and_conversation_id_keep_the_thread() -> None:
+    assert run("ask", "-p", "demo", "first question").returncode == 0
+    second = run("ask", "-c", "second question")
+    assert second.returncode == 0, second.stderr
+    assert "first question" in second.stdout  # the demo quotes how the thread began
+    listed = json.loads(run("list", "--json").stdout)
+    assert len(listed) == 1 and listed[0]["messages"] == 4
+    third = run("ask", "--conversation", str(listed[0]["id"]), "third")
+    assert third.returncode == 0
+    assert json.loads(run("list", "--json").stdout)[0]["messages"] == 6
+
+
+def test_the_prompt_can_come_from_stdin() -> None:
+    result = run("ask", "-p", "demo", stdin="a piped question\n")
+    assert result.returncode == 0, result.stderr
+    assert "a piped question" in result.stdout
+    dash = run("ask", "-p", "demo", "-", stdin="dash question")
+    assert "dash question" in dash.stdout
+
+
+def test_an_empty_prompt_is_a_usage_error() -> None:
+    result = run("ask", "-p", "demo", stdin="   \n")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "tui-chat: error: the prompt is empty"
+
+
+def test_an_adhoc_base_url_with_a_key_reaches_the_server() -> None:
+    with LoopbackServer(api_key=TEST_KEY) as server:
+        server.enqueue(reply("from loopback"))
+        result = run(
+            "ask",
+            "--base-url",
+            server.base_url,
+            "--api-key",
+            TEST_KEY,
+            "-m",
+            "loopback-chat",
+            "--api",
+            "chat",
+            "-s",
+            "be terse",
+            "--max-output-tokens",
+            "50",
+            "--temperature",
+            "0.2",
+            "hi",
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "from loopback\n"
+        sent = server.requests[-1]
+        assert sent.header("authorization") == f"Bearer {TEST_KEY}"
+        assert sent.json["messages"][0] == {"role": "system", "content": "be terse"}
+        assert sent.json["max_completion_tokens"] == 50
+        assert sent.json["temperature"] == 0.2
+
+
+def test_a_rejected_key_is_one_line_without_the_key() -> None:
+    with LoopbackServer(api_key=TEST_KEY) as server:
+        wrong = "sk-wrong-key-0123456789abcdef"
+        result = run(
+            "ask",
+            "--base-url",
+            server.base_url,
+            "-m",
+            "loopback-chat",
+            "hi",
+            TUI_CHAT_API_KEY=wrong,
+        )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tui-chat: error: ")
+    assert "API key" in lines[0] and "TUI_CHAT_API_KEY" in lines[0]
+    assert "0123456789" not in result.stderr + result.stdout
+    stored = rows(db_path(), "SELECT content FROM messages WHERE role = 'user'")
+    assert stored == [("hi",)]  # the question is kept
+
+
+def test_an_unknown_provider_is_reported() -> None:
+    result = run("ask", "-p", "nosuch", "hi")
+    assert result.returncode == 1
+    assert "Unknown provider 'nosuch'" in result.stderr and "demo" in result.stderr
+
+
+def test_ctrl_c_stores_the_partial_reply_as_cancelled() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui", "ask", "-p", "demo", "/bench 4000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    assert process.stdout is not None
+    received = process.stdout.read(200)  # the reply is streaming
+    assert received
+    process.send_signal(signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    ((status, content),) = rows(
+        db_path(), "SELECT status, content FROM messages WHERE role = 'assistant'"
+    )
+    assert status == "cancelled"
+    assert content.encode().startswith(received)
+    assert len(content) > len(received) - 10
+
+
+def test_list_show_search_export_and_import_round_trip(tmp_path: Path) -> None:
+    assert run("ask", "-p", "demo", "Tell me about zebras").returncode == 0
+    assert run("ask", "-c", "and okapis?").returncode == 0
+    (conversation,) = json.loads(run("list", "--json").stdout)
+    cid = str(conversation["id"])
+    assert conversation["title"] == "Tell me about zebras"
+
+    shown = run("show", cid)
+    assert shown.returncode == 0 and "## You" in shown.stdout and "and okapis?" in shown.stdout
+    found = run("search", "okapis")
+    assert found.returncode == 0 and cid in found.stdout and "okapis" in found.stdout.lower()
+
+    markdown = run("export", cid, "--format", "md")
+    assert markdown.stdout.startswith("# Tell me about zebras")
+    target = tmp_path / "thread.json"
+    exported = run("export", cid, "--format", "json", "-o", str(target))
+    assert exported.returncode == 0
+    data = json.loads(target.read_text())
+    assert data["format"] == "tui-chat" and len(data["messages"]) == 4
+
+    imported = run("import", str(target))
+    assert imported.returncode == 0, imported.stderr
+    listed = json.loads(run("list", "--json").stdout)
+    assert len(listed) == 2
+    new_id = next(c["id"] for c in listed if str(c["id"]) != cid)
+    assert run("show", str(new_id)).stdout.split("\n", 3)[3] == shown.stdout.split("\n", 3)[3]
+
+
+def test_import_of_a_foreign_file_is_refused_cleanly(tmp_path: Path) -> None:
+    bogus = tmp_path / "x.json"
+    bogus.write_text('{"hello": 1}')
+    result = run("import", str(bogus))
+    assert result.returncode == 1
+    assert "not a tui-chat export" in result.stderr
+    missing = run("show", "999")
+    assert missing.returncode == 1 and "no conversation 999" in missing.stderr
+
+
+def test_models_lists_the_catalog() -> None:
+    result = run("models", "-p", "demo", "--json")
+    assert result.returncode == 0
+    models = {m["id"]: m for m in json.loads(result.stdout)}
+    assert models["demo-pro"]["endpoints"] == ["responses"]
+    gmi = json.loads(run("models", "-p", "gmi", "--json").stdout)
+    assert "openai/gpt-5.2" in {m["id"] for m in gmi}
+
+
+def test_a_corrupt_database_is_reported_with_its_path_and_left_alone() -> None:
+    path = db_path()
+    path.write_bytes(b"this is not a database at all" * 100)
+    before = path.read_bytes()
+    result = run("list")
+    assert result.returncode == 1
+    assert str(path) in result.stderr
+    assert path.read_bytes() == before
+
+
+def test_no_command_says_what_there_is() -> None:
+    started = time.monotonic()
+    result = run()
+    assert result.returncode == 0
+    assert "ask" in result.stdout and "export" in result.stdout
+    assert time.monotonic() - started < 30
