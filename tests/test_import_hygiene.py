@@ -7,7 +7,16 @@ import sys
 
 import pytest
 
-HEADLESS_MODULES = ["tui", "tui.domain", "tui.config.settings", "tui.providers.errors"]
+HEADLESS_MODULES = [
+    "tui",
+    "tui.domain",
+    "tui.config.settings",
+    "tui.providers.errors",
+    "tui.services.chat",
+    "tui.services.container",
+    "tui.services.export",
+    "tui.console",
+]
 
 
 @pytest.mark.parametrize("module", HEADLESS_MODULES)

@@ -225,3 +225,46 @@ def test_no_command_says_what_there_is() -> None:
     assert result.returncode == 0
     assert "ask" in result.stdout and "export" in result.stdout
     assert time.monotonic() - started < 30
+
+
+def test_attachments_and_no_stream_reach_the_request(tmp_path: Path) -> None:
+    image = tmp_path / "dot.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 32)
+    document = tmp_path / "notes.pdf"
+    document.write_bytes(b"%PDF-1.4 tiny")
+    with LoopbackServer(api_key=TEST_KEY) as server:
+        server.enqueue(reply("seen both"))
+        result = run(
+            "ask",
+            "--base-url",
+            server.base_url,
+            "-m",
+            "loopback-chat",
+            "--api",
+            "responses",
+            "--attach",
+            str(image),
+            "--attach",
+            str(document),
+            "--no-stream",
+            "what are these?",
+            TUI_CHAT_API_KEY=TEST_KEY,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "seen both\n"
+        body = server.requests[-1].json
+    assert body["stream"] is False
+    parts = body["input"][0]["content"]
+    kinds = [part["type"] for part in parts]
+    assert kinds == ["input_text", "input_image", "input_file"]
+    assert parts[1]["image_url"].startswith("data:image/png;base64,")
+    assert parts[2]["file_data"].startswith("data:application/pdf;base64,")
+    stored = rows(db_path(), "SELECT kind, name, size FROM attachments ORDER BY id")
+    assert stored == [("image", "dot.png", 40), ("file", "notes.pdf", 13)]
+
+
+def test_a_missing_attachment_is_refused_before_anything_is_stored(tmp_path: Path) -> None:
+    result = run("ask", "-p", "demo", "--attach", str(tmp_path / "nope.png"), "look")
+    assert result.returncode == 2
+    assert "cannot attach" in result.stderr and "no such file" in result.stderr
+    assert not db_path().exists() or rows(db_path(), "SELECT count(*) FROM messages") == [(0,)]
