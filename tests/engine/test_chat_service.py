@@ -272,3 +272,21 @@ async def test_usage_latency_and_model_are_recorded(
     assert stored.latency_ms <= stored.duration_ms
     assert stored.model and stored.provider == "loop"
     assert stored.finished_at is not None
+
+
+async def test_sibling_positions_mark_every_branch_point_of_the_path(
+    services: Services, loopback: LoopbackServer
+) -> None:
+    first = await send(services, None, "q1", api_mode=CHAT)
+    cid = first.user.conversation_id
+    second = await send(services, cid, "q2")
+    await collect_regenerate(services, second.reply.id)
+    third = await collect_regenerate(services, second.reply.id)
+    repo = services.store.repository
+    path = await repo.active_path(cid)
+    positions = await repo.sibling_positions(cid, path)
+    assert positions[first.user.id] == (1, 1)
+    assert positions[second.user.id] == (1, 1)
+    assert positions[third.reply.id] == (3, 3)
+    switched = await repo.switch_to_branch(second.reply.id)
+    assert (await repo.sibling_positions(cid, switched))[second.reply.id] == (1, 3)

@@ -251,6 +251,36 @@ class MessageOps(RepositoryBase):
                 raise self._missing("Message", message_id)
             return await self._children(session, row.parent_id, row.conversation_id)
 
+    async def sibling_positions(
+        self, conversation_id: int, path: Sequence[Message]
+    ) -> dict[int, tuple[int, int]]:
+        """For each message of ``path``: its 1-based place among its siblings, and their count.
+
+        One query for the whole path, so a long thread's branch markers cost no more than a
+        short one's.
+        """
+        if not path:
+            return {}
+        parents = {message.parent_id for message in path} - {None}
+        under = M.parent_id.in_(parents) if parents else M.id.is_(None)
+        if None in {message.parent_id for message in path}:
+            under = under | M.parent_id.is_(None)
+        query = (
+            select(M.id, M.parent_id)
+            .where((M.conversation_id == conversation_id) & under)
+            .order_by(M.id)
+        )
+        groups: dict[int | None, list[int]] = defaultdict(list)
+        async with self._read() as session:
+            for row in await session.execute(query):
+                groups[row.parent_id].append(row.id)
+        positions: dict[int, tuple[int, int]] = {}
+        for message in path:
+            group = groups.get(message.parent_id, [message.id])
+            place = group.index(message.id) + 1 if message.id in group else 1
+            positions[message.id] = (place, max(len(group), 1))
+        return positions
+
     async def set_active_leaf(self, conversation_id: int, message_id: int) -> None:
         """Show (and send) the branch ending at ``message_id``."""
         async with self._write() as session:
