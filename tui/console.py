@@ -9,18 +9,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import mimetypes
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from tui.domain import ApiMode, Attachment, AttachmentKind, ReasoningDelta, TextDelta
+from tui.domain import ApiMode, Attachment, ReasoningDelta, TextDelta
 
 if TYPE_CHECKING:
     from tui.services.container import Services
-
-MAX_ATTACHMENT = 20 * 1024 * 1024
 
 
 class UsageError(Exception):
@@ -28,14 +25,14 @@ class UsageError(Exception):
 
 
 def run_app(args: argparse.Namespace) -> int:
-    """``tui-chat`` with no command: say what there is to run."""
-    from tui.cli import build_parser
+    """``tui-chat`` with no command: the full-screen app."""
+    from tui.app import TuiApp
+    from tui.services.container import open_services
 
-    build_parser().print_help()
-    print(
-        '\nTry it with no key and no network:  tui-chat ask -p demo "hello"',
-        file=sys.stderr,
-    )
+    async def factory() -> Services:
+        return await open_services(config=args.config, db=args.db)
+
+    TuiApp(factory).run()
     return EXIT_OK
 
 
@@ -93,22 +90,14 @@ def _read_prompt(args: argparse.Namespace) -> str:
 
 
 def read_attachment(path_text: str) -> Attachment:
-    """An image or document from disk, checked before anything is sent."""
-    path = Path(path_text).expanduser()
+    """``--attach FILE``: a bad file is a usage error."""
+    from tui.services.attachments import AttachmentError
+    from tui.services.attachments import read_attachment as read
+
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"cannot attach {path_text}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"cannot attach {path_text}: it is a folder") from None
-    except OSError as exc:
-        raise UsageError(f"cannot attach {path_text}: {exc.strerror}") from None
-    if len(data) > MAX_ATTACHMENT:
-        raise UsageError(f"cannot attach {path_text}: larger than 20 MB")
-    mime, _ = mimetypes.guess_type(path.name)
-    mime = mime or "application/octet-stream"
-    kind = AttachmentKind.IMAGE if mime.startswith("image/") else AttachmentKind.FILE
-    return Attachment(kind=kind, name=path.name, mime_type=mime, data=data)
+        return read(path_text)
+    except AttachmentError as exc:
+        raise UsageError(str(exc)) from None
 
 
 async def _ask(args: argparse.Namespace) -> int:

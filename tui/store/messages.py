@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, case, insert, select, update
+from sqlalchemy import ColumnElement, Select, case, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tui.domain import (
@@ -262,9 +262,9 @@ class MessageOps(RepositoryBase):
         if not path:
             return {}
         parents = {message.parent_id for message in path} - {None}
-        under = M.parent_id.in_(parents) if parents else M.id.is_(None)
+        under: ColumnElement[bool] = M.parent_id.in_(parents) if parents else M.id.is_(None)
         if None in {message.parent_id for message in path}:
-            under = under | M.parent_id.is_(None)
+            under = or_(under, M.parent_id.is_(None))
         query = (
             select(M.id, M.parent_id)
             .where((M.conversation_id == conversation_id) & under)
