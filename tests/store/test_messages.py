@@ -263,3 +263,9 @@ async def test_mark_interrupted_recovers_dead_writers_only(store: Store) -> None
     forced = await repo.get_message(mine.id)
     assert forced is not None and forced.status is MessageStatus.INTERRUPTED
     assert await repo.mark_interrupted() == 0
+
+
+def test_row_conversion_matches_the_table() -> None:
+    from tui.store.convert import MESSAGE_COLUMNS, MESSAGES
+
+    assert tuple(column.name for column in MESSAGES.c) == MESSAGE_COLUMNS

@@ -38,6 +38,12 @@ _SECRET_KEY = re.compile(
 _SECRET_TEXT = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{12,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,}")
 
 
+# Plain dict lookups: calling the enum classes costs more than the rest of a row's conversion.
+_ROLES = {member.value: member for member in Role}
+_STATUSES = {member.value: member for member in MessageStatus}
+_APIS = {member.value: member for member in ApiKind}
+
+
 def now_utc() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
@@ -120,30 +126,45 @@ def attachment_from_row(row: Row[Any]) -> StoredAttachment:
     )
 
 
+MESSAGE_COLUMNS = (
+    "id", "conversation_id", "parent_id", "role", "content", "reasoning", "status", "writer",
+    "provider", "model", "api", "response_id", "previous_response_id", "input_tokens",
+    "output_tokens", "reasoning_tokens", "cached_tokens", "latency_ms", "duration_ms", "error",
+    "created_at", "finished_at",
+)  # fmt: skip
+"""The order of ``messages`` columns that ``message_from_row`` unpacks (a test checks it)."""
+
+
 def message_from_row(row: Row[Any], attachments: Sequence[StoredAttachment] = ()) -> Message:
-    """A ``messages`` row (and its attachments) as a ``Message``."""
+    """A full ``messages`` row (all columns, table order) and its attachments as a ``Message``."""
+    # Unpacking by position: a long thread converts thousands of rows on open.
+    (
+        ident, conversation_id, parent_id, role, content, reasoning, status, _writer, provider,
+        model, api, response_id, previous_response_id, input_tokens, output_tokens,
+        reasoning_tokens, cached_tokens, latency_ms, duration_ms, error, created_at, finished_at,
+    ) = cast("tuple[Any, ...]", row)  # fmt: skip
     return Message(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        parent_id=row.parent_id,
-        role=Role(row.role),
-        content=row.content,
-        status=MessageStatus(row.status),
-        created_at=row.created_at,
-        reasoning=row.reasoning,
-        provider=row.provider,
-        model=row.model,
-        api=ApiKind(row.api) if row.api else None,
-        response_id=row.response_id,
-        previous_response_id=row.previous_response_id,
-        input_tokens=row.input_tokens,
-        output_tokens=row.output_tokens,
-        reasoning_tokens=row.reasoning_tokens,
-        cached_tokens=row.cached_tokens,
-        latency_ms=row.latency_ms,
-        duration_ms=row.duration_ms,
-        error=row.error,
-        finished_at=row.finished_at,
+        id=ident,
+        conversation_id=conversation_id,
+        parent_id=parent_id,
+        role=_ROLES[role],
+        content=content,
+        status=_STATUSES[status],
+        created_at=created_at,
+        reasoning=reasoning,
+        provider=provider,
+        model=model,
+        api=_APIS[api] if api else None,
+        response_id=response_id,
+        previous_response_id=previous_response_id,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        reasoning_tokens=reasoning_tokens,
+        cached_tokens=cached_tokens,
+        latency_ms=latency_ms,
+        duration_ms=duration_ms,
+        error=error,
+        finished_at=finished_at,
         attachments=tuple(attachments),
     )
 

@@ -33,6 +33,9 @@ from tui.store.convert import (
 from tui.store.tree import newest_descendant, orphaned, path_to_root, writer_tag
 from tui.store.txn import RepositoryBase
 
+ID_BATCH = 5_000
+"""Ids per attachment query (SQLite allows 32,766 parameters per statement)."""
+
 C = CONVERSATIONS.c
 M = MESSAGES.c
 A = ATTACHMENTS.c
@@ -221,9 +224,7 @@ class MessageOps(RepositoryBase):
     async def get_message(self, message_id: int) -> Message | None:
         """One message with its attachments, or None."""
         async with self._read() as session:
-            found = await self._messages(
-                session, select(MESSAGES).where(M.id == message_id), [message_id]
-            )
+            found = await self._messages(session, select(MESSAGES).where(M.id == message_id))
         return found[0] if found else None
 
     async def active_path(self, conversation_id: int, leaf_id: int | None = None) -> list[Message]:
@@ -326,29 +327,39 @@ class MessageOps(RepositoryBase):
         self,
         session: AsyncSession,
         rows_query: Select[Any],
-        ids: Select[Any] | Sequence[int],
+        ids: Select[Any] | None = None,
     ) -> list[Message]:
+        """Messages from ``rows_query`` (all columns, table order) with their attachments.
+
+        ``ids`` selects the same message ids, for the attachment query; without it the ids
+        read are passed as a list.
+        """
         rows = (await session.execute(rows_query)).all()
         if not rows:
             return []
-        attachments = await self._attachments(session, ids)
-        return [message_from_row(row, attachments.get(row.id, ())) for row in rows]
+        attachments = await self._attachments(
+            session, ids if ids is not None else [row[0] for row in rows]
+        )
+        return [message_from_row(row, attachments.get(row[0], ())) for row in rows]
 
     async def _attachments(
         self, session: AsyncSession, ids: Select[Any] | Sequence[int]
     ) -> dict[int, list[StoredAttachment]]:
-        query = select(ATTACHMENTS).where(A.message_id.in_(ids)).order_by(A.id)
         found: dict[int, list[StoredAttachment]] = defaultdict(list)
-        for row in await session.execute(query):
-            found[row.message_id].append(attachment_from_row(row))
+        if isinstance(ids, Select):
+            batches: list[Select[Any] | Sequence[int]] = [ids]
+        else:  # bounded lists of parameters, whatever the length of the thread
+            batches = [ids[start : start + ID_BATCH] for start in range(0, len(ids), ID_BATCH)]
+        for batch in batches:
+            query = select(ATTACHMENTS).where(A.message_id.in_(batch)).order_by(A.id)
+            for row in await session.execute(query):
+                found[row.message_id].append(attachment_from_row(row))
         return found
 
     async def _path(
         self, session: AsyncSession, conversation_id: int, leaf_id: int | None
     ) -> list[Message]:
-        path = path_to_root(conversation_id, leaf_id)
-        rows_query = select(MESSAGES).join(path, M.id == path.c.id).order_by(path.c.depth.desc())
-        return await self._messages(session, rows_query, select(path.c.id))
+        return await self._messages(session, path_to_root(conversation_id, leaf_id))
 
     async def _children(
         self, session: AsyncSession, parent_id: int | None, conversation_id: int
