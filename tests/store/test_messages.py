@@ -16,10 +16,11 @@ from tui.domain import (
     Role,
     Usage,
 )
+from tui.store.convert import MESSAGE_COLUMNS, MESSAGES
 from tui.store.db import Store
 from tui.store.errors import NotFoundError
-from tui.store.tree import writer_tag
 from tui.store.repository import ConversationRepository
+from tui.store.tree import writer_tag
 
 
 async def test_add_message_updates_the_conversation_summary(
@@ -266,6 +267,4 @@ async def test_mark_interrupted_recovers_dead_writers_only(store: Store) -> None
 
 
 def test_row_conversion_matches_the_table() -> None:
-    from tui.store.convert import MESSAGE_COLUMNS, MESSAGES
-
     assert tuple(column.name for column in MESSAGES.c) == MESSAGE_COLUMNS
