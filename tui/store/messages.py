@@ -301,7 +301,8 @@ class MessageOps(RepositoryBase):
         """Mark messages left ``streaming`` by a crashed run as ``interrupted``; text is kept.
 
         Rows another live copy of the app on this machine is still streaming into are left alone,
-        unless ``all_writers``. Returns how many rows were marked.
+        unless ``all_writers`` (a reused process id keeps a row ``streaming`` until a later
+        start). Returns how many rows were marked.
         """
         async with self._read() as session:
             rows = (

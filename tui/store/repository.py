@@ -1,6 +1,6 @@
 """ConversationRepository: conversations, message trees and Responses chains, as domain objects.
 
-Every method is one short transaction. Writers begin with the write lock held (``BEGIN IMMEDIATE``
+Each method runs in short transactions. Writers begin with the write lock held (``BEGIN IMMEDIATE``
 on SQLite) so two running copies queue up instead of failing. Only ``search`` is SQLite-specific;
 it lives in ``tui.store.search``.
 """
