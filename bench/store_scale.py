@@ -44,10 +44,19 @@ if str(ROOT) not in sys.path:
 
 RARE_WORD = "zephyr"  # never produced by the vocabulary below; put in 1% of messages
 LONG_PATH = 2_000
+TAIL = 50  # what a screen shows first of a long thread
 DELTAS = 1_000
 FLUSH_SECONDS = 0.25
 LONG_REPLY_CHARS = 200_000
 DELTAS_PER_SECOND = 50.0  # a brisk model: 50 deltas/s gives ~12 deltas per 250 ms flush
+SEARCHES = (
+    ("search", RARE_WORD),
+    ("search_prefix", RARE_WORD[:4]),
+    ("search_prefix3", "fun"),  # a 3-letter prefix of many words
+    ("search_common", "the function code"),  # words in most messages and many titles
+    ("search_none", "qqqq"),
+    ("search_cjk", "日本"),  # substring search: scans titles, the (here empty) CJK index
+)
 TARGETS_MS = {"first_page": 50.0, "search": 150.0, "active_path": 100.0}
 TARGET_RSS_MB = 150.0
 SEED = 2024
@@ -258,8 +267,7 @@ async def measure(path: Path) -> dict[str, object]:
         later.append(timed_ms(started))
     results["page_11_ms"] = statistics.median(later)
 
-    for name, query in (("search", RARE_WORD), ("search_prefix", RARE_WORD[:4]),
-                        ("search_common", "the function"), ("search_none", "qqqq")):  # fmt: skip
+    for name, query in SEARCHES:
         runs = []
         for _ in range(5):
             started = time.perf_counter()
@@ -270,6 +278,10 @@ async def measure(path: Path) -> dict[str, object]:
         results[f"{name}_hits"] = len(hits)
 
     long_thread = next(c for c in first_page if c.message_count == LONG_PATH)
+    started = time.perf_counter()
+    tail = await repo.active_path(long_thread.id, last=TAIL)
+    results["path_tail_first_ms"] = timed_ms(started)
+    assert len(tail) == TAIL
     runs = []
     for _ in range(5):
         started = time.perf_counter()
@@ -348,12 +360,12 @@ def report(results: dict[str, object], conversations: int, messages: int) -> Non
     line(f"search '{RARE_WORD}' (1% of messages), median", number("search_ms"), "ms",
          TARGETS_MS["search"])  # fmt: skip
     line("  same, first run", number("search_first_ms"), "ms")
-    line(f"  prefix '{RARE_WORD[:4]}', median", number("search_prefix_ms"), "ms")
-    line("  'the function' (common words), median", number("search_common_ms"), "ms")
-    line("  no match, median", number("search_none_ms"), "ms")
+    for name, query in SEARCHES[1:]:
+        line(f"  {query!r}, median", number(f"{name}_ms"), "ms")
     line(f"active path of {LONG_PATH:,} messages, median", number("active_path_ms"), "ms",
          TARGETS_MS["active_path"])  # fmt: skip
     line("  same, first run", number("active_path_first_ms"), "ms")
+    line(f"  its last {TAIL} messages (last={TAIL}), first run", number("path_tail_first_ms"), "ms")
     flushes = int(number("flushes"))
     print(f"  {DELTAS:,} deltas at {DELTAS_PER_SECOND:g}/s, flushed every {FLUSH_SECONDS * 1000:g} "
           f"ms = {flushes} append_text calls:")  # fmt: skip

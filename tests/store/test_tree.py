@@ -60,6 +60,27 @@ async def test_active_path_follows_the_active_leaf(repo: ConversationRepository)
     ]
 
 
+async def test_the_end_of_a_long_path_and_paging_up(repo: ConversationRepository) -> None:
+    conversation = await repo.create_conversation()
+    parent = None
+    for turn in range(25):
+        role = Role.USER if turn % 2 == 0 else Role.ASSISTANT
+        message = await repo.add_message(
+            conversation.id, role=role, content=f"turn {turn}", parent_id=parent
+        )
+        parent = message.id
+    tail = await repo.active_path(conversation.id, last=10)
+    assert [m.content for m in tail] == [f"turn {turn}" for turn in range(15, 25)]
+    earlier = await repo.active_path(conversation.id, tail[0].parent_id, last=10)
+    assert [m.content for m in earlier] == [f"turn {turn}" for turn in range(5, 15)]
+    first = await repo.active_path(conversation.id, earlier[0].parent_id, last=10)
+    assert [m.content for m in first] == [f"turn {turn}" for turn in range(5)]
+    assert first[0].parent_id is None
+    assert len(await repo.active_path(conversation.id, last=1)) == 1
+    with pytest.raises(ValueError):
+        await repo.active_path(conversation.id, last=0)
+
+
 async def test_active_path_of_an_empty_or_unknown_conversation(
     repo: ConversationRepository,
 ) -> None:

@@ -227,10 +227,19 @@ class MessageOps(RepositoryBase):
             found = await self._messages(session, select(MESSAGES).where(M.id == message_id))
         return found[0] if found else None
 
-    async def active_path(self, conversation_id: int, leaf_id: int | None = None) -> list[Message]:
-        """Messages from the root down to ``leaf_id`` (default: the active leaf), in order."""
+    async def active_path(
+        self, conversation_id: int, leaf_id: int | None = None, *, last: int | None = None
+    ) -> list[Message]:
+        """Messages from the root down to ``leaf_id`` (default: the active leaf), in order.
+
+        With ``last``, only the final ``last`` messages of that path: a long thread can show its
+        end first and load earlier turns as they scroll in (pass the first message's
+        ``parent_id`` as the next ``leaf_id``).
+        """
+        if last is not None and last < 1:
+            raise ValueError("last must be at least 1")
         async with self._read() as session:
-            path = await self._path(session, conversation_id, leaf_id)
+            path = await self._path(session, conversation_id, leaf_id, last)
             if not path:
                 await self._check_path_target(session, conversation_id, leaf_id)
         return path
@@ -358,9 +367,13 @@ class MessageOps(RepositoryBase):
         return found
 
     async def _path(
-        self, session: AsyncSession, conversation_id: int, leaf_id: int | None
+        self,
+        session: AsyncSession,
+        conversation_id: int,
+        leaf_id: int | None,
+        last: int | None = None,
     ) -> list[Message]:
-        return await self._messages(session, path_to_root(conversation_id, leaf_id))
+        return await self._messages(session, path_to_root(conversation_id, leaf_id, last))
 
     async def _children(
         self, session: AsyncSession, parent_id: int | None, conversation_id: int

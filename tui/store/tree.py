@@ -17,12 +17,14 @@ C = CONVERSATIONS.c
 M = MESSAGES.c
 
 
-def path_to_root(conversation_id: int, leaf_id: int | None) -> Select[Any]:
-    """Whole message rows from the root down to ``leaf_id`` (default: the active leaf).
+def path_to_root(conversation_id: int, leaf_id: int | None, last: int | None = None) -> Select[Any]:
+    """Whole message rows from the root (or ``last`` steps up) down to ``leaf_id``.
 
-    One recursive query walking up by primary key whatever the depth; each row is read once,
-    carried through the walk, and comes out in the column order of ``MESSAGE_COLUMNS``.
+    ``leaf_id`` None means the active leaf. One recursive query walking up by primary key
+    whatever the depth; each row is read once, carried through the walk, and comes out in the
+    column order of ``MESSAGE_COLUMNS``.
     """
+    depth_limit = MAX_TREE_DEPTH if last is None else last - 1
     leaf: ColumnElement[Any] | int = (
         leaf_id
         if leaf_id is not None
@@ -38,7 +40,7 @@ def path_to_root(conversation_id: int, leaf_id: int | None) -> Select[Any]:
     path = path.union_all(
         select(*(up.c[name] for name in MESSAGE_COLUMNS), below.c.depth + 1)
         .select_from(up.join(below, up.c.id == below.c.parent_id))
-        .where(below.c.depth < MAX_TREE_DEPTH)
+        .where(below.c.depth < depth_limit)
     )
     return select(*(path.c[name] for name in MESSAGE_COLUMNS)).order_by(path.c.depth.desc())
 
