@@ -14,10 +14,12 @@ Usage::
 
     python bench/store_scale.py                       # full size in a temporary folder
     python bench/store_scale.py --dir bench/out       # keep the file; later runs reuse it
+    python bench/store_scale.py --dir bench/out --cold  # first runs read from disk
     python bench/store_scale.py --conversations 2000 --messages 40000   # a quick run
 
 Each query is run five times in the measuring process: the median is printed, and the first run
 (cold for SQLite's own cache, and for whatever part of the file the OS no longer caches) with it.
+``--cold`` evicts the file from the OS page cache before measuring, as after a reboot.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import random
 import resource
 import shutil
@@ -341,6 +344,19 @@ async def measure(path: Path) -> dict[str, object]:
     return results
 
 
+def evict_from_page_cache(path: Path) -> None:
+    """Ask the OS to drop the database's cached pages (Linux; a no-op where unsupported)."""
+    for file in (path, path.with_name(path.name + "-wal")):
+        if not file.exists() or not hasattr(os, "posix_fadvise"):
+            continue
+        descriptor = os.open(file, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(descriptor)
+
+
 def report(results: dict[str, object], conversations: int, messages: int) -> None:
     def number(key: str) -> float:
         value = results[key]
@@ -390,6 +406,11 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, help="keep the generated file here and reuse it")
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--messages", type=int, default=2_000_000)
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="evict the file from the OS page cache first, so first runs read from disk",
+    )
     parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -419,6 +440,8 @@ def main() -> None:
             sizes = ["--conversations", str(args.conversations), "--messages", str(args.messages)]
             subprocess.run([sys.executable, __file__, "--generate", str(path), *sizes], check=True)
             meta_path.write_text(json.dumps(meta))
+        if args.cold:
+            evict_from_page_cache(path)
         measured = subprocess.run(
             [sys.executable, __file__, "--measure", str(path)],
             stdout=subprocess.PIPE,
