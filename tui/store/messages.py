@@ -331,7 +331,7 @@ class MessageOps(RepositoryBase):
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-    # -- helpers -------------------------------------------------------------------------------
+    # -- internals -----------------------------------------------------------------------------
 
     async def _messages(
         self,
