@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
@@ -268,3 +269,26 @@ async def test_mark_interrupted_recovers_dead_writers_only(store: Store) -> None
 
 def test_row_conversion_matches_the_table() -> None:
     assert tuple(column.name for column in MESSAGES.c) == MESSAGE_COLUMNS
+
+
+async def test_concurrent_writes_from_one_process(repo: ConversationRepository) -> None:
+    conversation = await repo.create_conversation()
+    reply = await repo.add_message(
+        conversation.id, role=Role.ASSISTANT, status=MessageStatus.STREAMING
+    )
+
+    async def stream() -> None:
+        for number in range(40):
+            await repo.append_text(reply.id, f"{number},")
+
+    async def write(number: int) -> None:
+        await repo.add_message(
+            conversation.id, role=Role.USER, content=f"side {number}", make_active=False
+        )
+
+    await asyncio.gather(stream(), *(write(number) for number in range(30)))
+    streamed = await repo.get_message(reply.id)
+    assert streamed is not None
+    assert streamed.content == "".join(f"{number}," for number in range(40))
+    after = await repo.get_conversation(conversation.id)
+    assert after is not None and after.message_count == 31
