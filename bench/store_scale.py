@@ -142,6 +142,7 @@ class Generator:
 
         connection = sqlite3.connect(self.path, isolation_level=None)
         connection.execute("PRAGMA synchronous = OFF")
+        connection.execute("PRAGMA journal_mode = OFF")  # a failed run is simply generated again
         connection.execute("PRAGMA cache_size = -200000")
         long_id = self.conversations // 2  # a long thread in the middle of the id range
         others = self.conversations - 1
@@ -201,7 +202,6 @@ class Generator:
         )  # fmt: skip
         self.flush(connection)
         connection.execute("PRAGMA optimize")
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         connection.close()
 
     def flush(self, connection: sqlite3.Connection) -> None:
