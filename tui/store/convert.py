@@ -21,11 +21,12 @@ from tui.domain import (
     Role,
     StoredAttachment,
 )
-from tui.store.tables import AttachmentRow, ConversationRow, MessageRow
+from tui.store.tables import AttachmentRow, ConversationRow, MessageRow, ModelsCacheRow
 
 CONVERSATIONS = cast(Table, ConversationRow.__table__)
 MESSAGES = cast(Table, MessageRow.__table__)
 ATTACHMENTS = cast(Table, AttachmentRow.__table__)
+MODELS_CACHE = cast(Table, ModelsCacheRow.__table__)
 
 PREVIEW_CHARS = 160
 """Length of the preview kept on a conversation row."""
