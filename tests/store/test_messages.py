@@ -19,7 +19,7 @@ from tui.domain import (
 )
 from tui.store.convert import MESSAGE_COLUMNS, MESSAGES
 from tui.store.db import Store
-from tui.store.errors import NotFoundError
+from tui.store.errors import NotFoundError, StoreError
 from tui.store.repository import ConversationRepository
 from tui.store.tree import writer_tag
 
@@ -292,3 +292,24 @@ async def test_concurrent_writes_from_one_process(repo: ConversationRepository) 
     assert streamed.content == "".join(f"{number}," for number in range(40))
     after = await repo.get_conversation(conversation.id)
     assert after is not None and after.message_count == 31
+
+
+async def test_values_this_version_does_not_know(store: Store) -> None:
+    repo = store.repository
+    conversation = await repo.create_conversation()
+    message = await repo.add_message(conversation.id, role=Role.USER, content="x")
+    async with store.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE messages SET status = 'paused', api = 'grpc' WHERE id = :id"),
+            {"id": message.id},
+        )
+        await connection.execute(text("UPDATE conversations SET api_mode = 'telepathy'"))
+    loaded = await repo.get_message(message.id)
+    assert loaded is not None
+    assert loaded.status is MessageStatus.INTERRUPTED and loaded.api is None
+    listed = await repo.list_conversations()
+    assert listed[0].api_mode.value == "auto"
+    async with store.engine.begin() as connection:
+        await connection.execute(text("UPDATE messages SET role = 'robot'"))
+    with pytest.raises(StoreError, match="unknown role 'robot'"):
+        await repo.active_path(conversation.id)

@@ -21,6 +21,7 @@ from tui.domain import (
     Role,
     StoredAttachment,
 )
+from tui.store.errors import StoreError
 from tui.store.tables import AttachmentRow, ConversationRow, MessageRow, ModelsCacheRow
 
 CONVERSATIONS = cast(Table, ConversationRow.__table__)
@@ -43,6 +44,16 @@ _SECRET_TEXT = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{12,}|(?i:bearer)\s+[A-
 _ROLES = {member.value: member for member in Role}
 _STATUSES = {member.value: member for member in MessageStatus}
 _APIS = {member.value: member for member in ApiKind}
+_MODES = {member.value: member for member in ApiMode}
+
+
+def _role(value: str, message_id: int) -> Role:
+    role = _ROLES.get(value)
+    if role is None:
+        raise StoreError(
+            f"message {message_id} has an unknown role {value!r}; was it edited by hand?"
+        )
+    return role
 
 
 def now_utc() -> datetime:
@@ -102,7 +113,7 @@ def conversation_from_row(row: Row[Any]) -> Conversation:
         updated_at=row.updated_at,
         provider=row.provider,
         model=row.model,
-        api_mode=ApiMode(row.api_mode),
+        api_mode=_MODES.get(row.api_mode, ApiMode.AUTO),
         system_prompt=row.system_prompt,
         params=params,
         active_leaf_id=row.active_leaf_id,
@@ -148,14 +159,15 @@ def message_from_row(row: Row[Any], attachments: Sequence[StoredAttachment] = ()
         id=ident,
         conversation_id=conversation_id,
         parent_id=parent_id,
-        role=_ROLES[role],
+        role=_role(role, ident),
         content=content,
-        status=_STATUSES[status],
+        # A status this version does not know can only mean the reply did not end normally.
+        status=_STATUSES.get(status, MessageStatus.INTERRUPTED),
         created_at=created_at,
         reasoning=reasoning,
         provider=provider,
         model=model,
-        api=_APIS[api] if api else None,
+        api=_APIS.get(api) if api else None,
         response_id=response_id,
         previous_response_id=previous_response_id,
         input_tokens=input_tokens,
