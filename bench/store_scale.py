@@ -202,6 +202,7 @@ class Generator:
         )  # fmt: skip
         self.flush(connection)
         connection.execute("PRAGMA optimize")
+        connection.execute("PRAGMA journal_mode = WAL")  # as the app keeps it
         connection.close()
 
     def flush(self, connection: sqlite3.Connection) -> None:
