@@ -190,3 +190,16 @@ async def test_timestamps_are_aware_utc_and_move_forward(repo: ConversationRepos
     assert loaded is not None
     assert loaded.updated_at.tzinfo is UTC
     assert timedelta(0) <= loaded.updated_at - loaded.created_at < timedelta(seconds=5)
+
+
+async def test_unreadable_params_do_not_break_the_list(store: Store) -> None:
+    conversation = await store.repository.create_conversation(params={"temperature": 1})
+    async with store.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE conversations SET params = 'not json' WHERE id = :id"),
+            {"id": conversation.id},
+        )
+    listed = await store.repository.list_conversations()
+    assert [(c.id, c.params) for c in listed] == [(conversation.id, {})]
+    fixed = await store.repository.update_conversation(conversation.id, params={"a": 1})
+    assert fixed.params == {"a": 1}

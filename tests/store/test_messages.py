@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
@@ -16,8 +17,9 @@ from tui.domain import (
     Role,
     Usage,
 )
+from tui.store.convert import MESSAGE_COLUMNS, MESSAGES
 from tui.store.db import Store
-from tui.store.errors import NotFoundError
+from tui.store.errors import NotFoundError, StoreError
 from tui.store.repository import ConversationRepository
 from tui.store.tree import writer_tag
 
@@ -263,3 +265,51 @@ async def test_mark_interrupted_recovers_dead_writers_only(store: Store) -> None
     forced = await repo.get_message(mine.id)
     assert forced is not None and forced.status is MessageStatus.INTERRUPTED
     assert await repo.mark_interrupted() == 0
+
+
+def test_row_conversion_matches_the_table() -> None:
+    assert tuple(column.name for column in MESSAGES.c) == MESSAGE_COLUMNS
+
+
+async def test_concurrent_writes_from_one_process(repo: ConversationRepository) -> None:
+    conversation = await repo.create_conversation()
+    reply = await repo.add_message(
+        conversation.id, role=Role.ASSISTANT, status=MessageStatus.STREAMING
+    )
+
+    async def stream() -> None:
+        for number in range(40):
+            await repo.append_text(reply.id, f"{number},")
+
+    async def write(number: int) -> None:
+        await repo.add_message(
+            conversation.id, role=Role.USER, content=f"side {number}", make_active=False
+        )
+
+    await asyncio.gather(stream(), *(write(number) for number in range(30)))
+    streamed = await repo.get_message(reply.id)
+    assert streamed is not None
+    assert streamed.content == "".join(f"{number}," for number in range(40))
+    after = await repo.get_conversation(conversation.id)
+    assert after is not None and after.message_count == 31
+
+
+async def test_values_this_version_does_not_know(store: Store) -> None:
+    repo = store.repository
+    conversation = await repo.create_conversation()
+    message = await repo.add_message(conversation.id, role=Role.USER, content="x")
+    async with store.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE messages SET status = 'paused', api = 'grpc' WHERE id = :id"),
+            {"id": message.id},
+        )
+        await connection.execute(text("UPDATE conversations SET api_mode = 'telepathy'"))
+    loaded = await repo.get_message(message.id)
+    assert loaded is not None
+    assert loaded.status is MessageStatus.INTERRUPTED and loaded.api is None
+    listed = await repo.list_conversations()
+    assert listed[0].api_mode.value == "auto"
+    async with store.engine.begin() as connection:
+        await connection.execute(text("UPDATE messages SET role = 'robot'"))
+    with pytest.raises(StoreError, match="unknown role 'robot'"):
+        await repo.active_path(conversation.id)

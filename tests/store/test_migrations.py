@@ -74,6 +74,8 @@ async def test_url_form_works_too(tmp_path: Path) -> None:
     assert stored_revision(path) == SCHEMA_HEAD
     with pytest.raises(ValueError):
         await open_store()
+    with pytest.raises(ValueError, match="in-memory"):
+        await open_store("sqlite+aiosqlite://")
 
 
 async def test_tables_match_the_migrated_schema(tmp_path: Path) -> None:

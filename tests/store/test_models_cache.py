@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tui.domain import ApiKind, ModelInfo
 from tui.store.db import Store, open_store
 from tui.store.repository import ConversationRepository
@@ -45,20 +47,23 @@ async def test_cache_round_trip_and_replace(repo: ConversationRepository) -> Non
     assert replaced[1] >= fetched_at
     assert await repo.cached_models("openai") is None
     await repo.cache_models("openai", [])
-    assert (await repo.cached_models("openai") or ([MODELS[0]], None))[0] == []
+    empty = await repo.cached_models("openai")
+    assert empty is not None and empty[0] == []
 
 
-async def test_unreadable_cache_entry_counts_as_missing(store: Store) -> None:
+@pytest.mark.parametrize("stored", ['[{"id": 1}]', "not json at all", '{"a": 1}', "[1, 2]"])
+async def test_unreadable_cache_entry_counts_as_missing(store: Store, stored: str) -> None:
     await store.repository.cache_models("gmi", MODELS)
     await store.close()
     assert store.path is not None
     with sqlite3.connect(store.path) as connection:
-        connection.execute("UPDATE models_cache SET models = '[{\"id\": 1}]'")
+        connection.execute("UPDATE models_cache SET models = ?", (stored,))
     connection.close()
     reopened = await open_store(path=store.path)
     try:
         assert await reopened.repository.cached_models("gmi") is None
         await reopened.repository.cache_models("gmi", MODELS)  # and it can be refreshed
-        assert (await reopened.repository.cached_models("gmi") or ([], None))[0] == MODELS
+        refreshed = await reopened.repository.cached_models("gmi")
+        assert refreshed is not None and refreshed[0] == MODELS
     finally:
         await reopened.close()

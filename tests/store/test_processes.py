@@ -73,8 +73,8 @@ async def test_killed_while_streaming_keeps_every_commit(tmp_path: Path) -> None
         assert reply.content == "".join(delta(number) for number in range(committed))
         conversation = await repo.get_conversation(1)
         assert conversation is not None and conversation.active_leaf_id == reply_id
-        # The recovered text is searchable like any finished message.
-        assert [hit.message_id for hit in await repo.search("streamed")] == [None]
+        # The recovered text is searchable like any finished message ("<29>" holds the word 29).
+        assert [hit.message_id for hit in await repo.search("29")] == [reply_id]
     finally:
         await store.close()
     with sqlite3.connect(path) as connection:

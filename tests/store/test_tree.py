@@ -60,6 +60,27 @@ async def test_active_path_follows_the_active_leaf(repo: ConversationRepository)
     ]
 
 
+async def test_the_end_of_a_long_path_and_paging_up(repo: ConversationRepository) -> None:
+    conversation = await repo.create_conversation()
+    parent = None
+    for turn in range(25):
+        role = Role.USER if turn % 2 == 0 else Role.ASSISTANT
+        message = await repo.add_message(
+            conversation.id, role=role, content=f"turn {turn}", parent_id=parent
+        )
+        parent = message.id
+    tail = await repo.active_path(conversation.id, last=10)
+    assert [m.content for m in tail] == [f"turn {turn}" for turn in range(15, 25)]
+    earlier = await repo.active_path(conversation.id, tail[0].parent_id, last=10)
+    assert [m.content for m in earlier] == [f"turn {turn}" for turn in range(5, 15)]
+    first = await repo.active_path(conversation.id, earlier[0].parent_id, last=10)
+    assert [m.content for m in first] == [f"turn {turn}" for turn in range(5)]
+    assert first[0].parent_id is None
+    assert len(await repo.active_path(conversation.id, last=1)) == 1
+    with pytest.raises(ValueError):
+        await repo.active_path(conversation.id, last=0)
+
+
 async def test_active_path_of_an_empty_or_unknown_conversation(
     repo: ConversationRepository,
 ) -> None:
@@ -154,8 +175,9 @@ async def test_active_path_is_two_queries_whatever_its_length(store: Store) -> N
     event.remove(store.engine.sync_engine, "before_cursor_execute", record)
     assert [p.content for p in path] == [f"turn {turn}" for turn in range(60)]
     queries = [s for s in statements if not s.startswith("BEGIN")]
-    assert len(queries) == 2
-    assert all(q.lstrip().startswith("WITH RECURSIVE") for q in queries)
+    assert len(queries) == 2  # the walk, then the attachments of the messages it found
+    assert queries[0].lstrip().startswith("WITH RECURSIVE")
+    assert "FROM attachments" in queries[1]
 
 
 async def test_deleting_a_branch_message_is_cascaded_through_the_tree(store: Store) -> None:

@@ -21,11 +21,13 @@ from tui.domain import (
     Role,
     StoredAttachment,
 )
-from tui.store.tables import AttachmentRow, ConversationRow, MessageRow
+from tui.store.errors import StoreError
+from tui.store.tables import AttachmentRow, ConversationRow, MessageRow, ModelsCacheRow
 
 CONVERSATIONS = cast(Table, ConversationRow.__table__)
 MESSAGES = cast(Table, MessageRow.__table__)
 ATTACHMENTS = cast(Table, AttachmentRow.__table__)
+MODELS_CACHE = cast(Table, ModelsCacheRow.__table__)
 
 PREVIEW_CHARS = 160
 """Length of the preview kept on a conversation row."""
@@ -36,6 +38,22 @@ _SECRET_KEY = re.compile(
 )
 # Things that look like API keys inside free text (error messages from a provider).
 _SECRET_TEXT = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{12,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,}")
+
+
+# Plain dict lookups: calling the enum classes costs more than the rest of a row's conversion.
+_ROLES = {member.value: member for member in Role}
+_STATUSES = {member.value: member for member in MessageStatus}
+_APIS = {member.value: member for member in ApiKind}
+_MODES = {member.value: member for member in ApiMode}
+
+
+def _role(value: str, message_id: int) -> Role:
+    role = _ROLES.get(value)
+    if role is None:
+        raise StoreError(
+            f"message {message_id} has an unknown role {value!r}; was it edited by hand?"
+        )
+    return role
 
 
 def now_utc() -> datetime:
@@ -95,7 +113,7 @@ def conversation_from_row(row: Row[Any]) -> Conversation:
         updated_at=row.updated_at,
         provider=row.provider,
         model=row.model,
-        api_mode=ApiMode(row.api_mode),
+        api_mode=_MODES.get(row.api_mode, ApiMode.AUTO),
         system_prompt=row.system_prompt,
         params=params,
         active_leaf_id=row.active_leaf_id,
@@ -120,30 +138,46 @@ def attachment_from_row(row: Row[Any]) -> StoredAttachment:
     )
 
 
+MESSAGE_COLUMNS = (
+    "id", "conversation_id", "parent_id", "role", "content", "reasoning", "status", "writer",
+    "provider", "model", "api", "response_id", "previous_response_id", "input_tokens",
+    "output_tokens", "reasoning_tokens", "cached_tokens", "latency_ms", "duration_ms", "error",
+    "created_at", "finished_at",
+)  # fmt: skip
+"""The order of ``messages`` columns that ``message_from_row`` unpacks (a test checks it)."""
+
+
 def message_from_row(row: Row[Any], attachments: Sequence[StoredAttachment] = ()) -> Message:
-    """A ``messages`` row (and its attachments) as a ``Message``."""
+    """A full ``messages`` row (all columns, table order) and its attachments as a ``Message``."""
+    # Unpacking by position: a long thread converts thousands of rows on open.
+    (
+        ident, conversation_id, parent_id, role, content, reasoning, status, _writer, provider,
+        model, api, response_id, previous_response_id, input_tokens, output_tokens,
+        reasoning_tokens, cached_tokens, latency_ms, duration_ms, error, created_at, finished_at,
+    ) = cast("tuple[Any, ...]", row)  # fmt: skip
     return Message(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        parent_id=row.parent_id,
-        role=Role(row.role),
-        content=row.content,
-        status=MessageStatus(row.status),
-        created_at=row.created_at,
-        reasoning=row.reasoning,
-        provider=row.provider,
-        model=row.model,
-        api=ApiKind(row.api) if row.api else None,
-        response_id=row.response_id,
-        previous_response_id=row.previous_response_id,
-        input_tokens=row.input_tokens,
-        output_tokens=row.output_tokens,
-        reasoning_tokens=row.reasoning_tokens,
-        cached_tokens=row.cached_tokens,
-        latency_ms=row.latency_ms,
-        duration_ms=row.duration_ms,
-        error=row.error,
-        finished_at=row.finished_at,
+        id=ident,
+        conversation_id=conversation_id,
+        parent_id=parent_id,
+        role=_role(role, ident),
+        content=content,
+        # A status this version does not know can only mean the reply did not end normally.
+        status=_STATUSES.get(status, MessageStatus.INTERRUPTED),
+        created_at=created_at,
+        reasoning=reasoning,
+        provider=provider,
+        model=model,
+        api=_APIS.get(api) if api else None,
+        response_id=response_id,
+        previous_response_id=previous_response_id,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        reasoning_tokens=reasoning_tokens,
+        cached_tokens=cached_tokens,
+        latency_ms=latency_ms,
+        duration_ms=duration_ms,
+        error=error,
+        finished_at=finished_at,
         attachments=tuple(attachments),
     )
 

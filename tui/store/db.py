@@ -90,7 +90,10 @@ async def open_store(
     file = path
     if file is None and parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
+        if database in ("", ":memory:") or "mode=memory" in database:
+            # Each pooled connection would see its own empty database.
+            raise ValueError("an in-memory SQLite database cannot hold a history; use a file")
+        if not database.startswith("file:"):
             file = Path(database)
     location = str(file) if file is not None else parsed.render_as_string(hide_password=True)
     if file is not None:

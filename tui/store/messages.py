@@ -33,6 +33,9 @@ from tui.store.convert import (
 from tui.store.tree import newest_descendant, orphaned, path_to_root, writer_tag
 from tui.store.txn import RepositoryBase
 
+ID_BATCH = 5_000
+"""Ids per attachment query (SQLite allows 32,766 parameters per statement)."""
+
 C = CONVERSATIONS.c
 M = MESSAGES.c
 A = ATTACHMENTS.c
@@ -221,15 +224,22 @@ class MessageOps(RepositoryBase):
     async def get_message(self, message_id: int) -> Message | None:
         """One message with its attachments, or None."""
         async with self._read() as session:
-            found = await self._messages(
-                session, select(MESSAGES).where(M.id == message_id), [message_id]
-            )
+            found = await self._messages(session, select(MESSAGES).where(M.id == message_id))
         return found[0] if found else None
 
-    async def active_path(self, conversation_id: int, leaf_id: int | None = None) -> list[Message]:
-        """Messages from the root down to ``leaf_id`` (default: the active leaf), in order."""
+    async def active_path(
+        self, conversation_id: int, leaf_id: int | None = None, *, last: int | None = None
+    ) -> list[Message]:
+        """Messages from the root down to ``leaf_id`` (default: the active leaf), in order.
+
+        With ``last``, only the final ``last`` messages of that path: a long thread can show its
+        end first and load earlier turns as they scroll in (pass the first message's
+        ``parent_id`` as the next ``leaf_id``).
+        """
+        if last is not None and last < 1:
+            raise ValueError("last must be at least 1")
         async with self._read() as session:
-            path = await self._path(session, conversation_id, leaf_id)
+            path = await self._path(session, conversation_id, leaf_id, last)
             if not path:
                 await self._check_path_target(session, conversation_id, leaf_id)
         return path
@@ -330,7 +340,8 @@ class MessageOps(RepositoryBase):
         """Mark messages left ``streaming`` by a crashed run as ``interrupted``; text is kept.
 
         Rows another live copy of the app on this machine is still streaming into are left alone,
-        unless ``all_writers``. Returns how many rows were marked.
+        unless ``all_writers`` (a reused process id keeps a row ``streaming`` until a later
+        start). Returns how many rows were marked.
         """
         async with self._read() as session:
             rows = (
@@ -350,35 +361,49 @@ class MessageOps(RepositoryBase):
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-    # -- helpers -------------------------------------------------------------------------------
+    # -- internals -----------------------------------------------------------------------------
 
     async def _messages(
         self,
         session: AsyncSession,
         rows_query: Select[Any],
-        ids: Select[Any] | Sequence[int],
+        ids: Select[Any] | None = None,
     ) -> list[Message]:
+        """Messages from ``rows_query`` (all columns, table order) with their attachments.
+
+        ``ids`` selects the same message ids, for the attachment query; without it the ids
+        read are passed as a list.
+        """
         rows = (await session.execute(rows_query)).all()
         if not rows:
             return []
-        attachments = await self._attachments(session, ids)
-        return [message_from_row(row, attachments.get(row.id, ())) for row in rows]
+        attachments = await self._attachments(
+            session, ids if ids is not None else [row[0] for row in rows]
+        )
+        return [message_from_row(row, attachments.get(row[0], ())) for row in rows]
 
     async def _attachments(
         self, session: AsyncSession, ids: Select[Any] | Sequence[int]
     ) -> dict[int, list[StoredAttachment]]:
-        query = select(ATTACHMENTS).where(A.message_id.in_(ids)).order_by(A.id)
         found: dict[int, list[StoredAttachment]] = defaultdict(list)
-        for row in await session.execute(query):
-            found[row.message_id].append(attachment_from_row(row))
+        if isinstance(ids, Select):
+            batches: list[Select[Any] | Sequence[int]] = [ids]
+        else:  # bounded lists of parameters, whatever the length of the thread
+            batches = [ids[start : start + ID_BATCH] for start in range(0, len(ids), ID_BATCH)]
+        for batch in batches:
+            query = select(ATTACHMENTS).where(A.message_id.in_(batch)).order_by(A.id)
+            for row in await session.execute(query):
+                found[row.message_id].append(attachment_from_row(row))
         return found
 
     async def _path(
-        self, session: AsyncSession, conversation_id: int, leaf_id: int | None
+        self,
+        session: AsyncSession,
+        conversation_id: int,
+        leaf_id: int | None,
+        last: int | None = None,
     ) -> list[Message]:
-        path = path_to_root(conversation_id, leaf_id)
-        rows_query = select(MESSAGES).join(path, M.id == path.c.id).order_by(path.c.depth.desc())
-        return await self._messages(session, rows_query, select(path.c.id))
+        return await self._messages(session, path_to_root(conversation_id, leaf_id, last))
 
     async def _children(
         self, session: AsyncSession, parent_id: int | None, conversation_id: int

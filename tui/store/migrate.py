@@ -100,7 +100,7 @@ def alembic_config(url: str | None = None, *, connection: Connection | None = No
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("path_separator", "os")
     if url is not None:
-        config.set_main_option("sqlalchemy.url", url)
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # ini interpolation
     if connection is not None:
         config.attributes["connection"] = connection
     return config

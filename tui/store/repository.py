@@ -1,6 +1,6 @@
 """ConversationRepository: conversations, message trees and Responses chains, as domain objects.
 
-Every method is one short transaction. Writers begin with the write lock held (``BEGIN IMMEDIATE``
+Each method runs in short transactions. Writers begin with the write lock held (``BEGIN IMMEDIATE``
 on SQLite) so two running copies queue up instead of failing. Only ``search`` is SQLite-specific;
 it lives in ``tui.store.search``.
 """
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tui.domain import ApiMode, Conversation, ModelInfo, SearchHit
 from tui.store.convert import (
     CONVERSATIONS,
+    MODELS_CACHE,
     clean_params,
     clean_title,
     conversation_from_row,
@@ -229,21 +230,25 @@ class ConversationRepository(MessageOps):
     async def cache_models(self, provider: str, models: Sequence[ModelInfo]) -> None:
         """Remember a provider's model list (replacing the previous one)."""
         payload = [model_to_json(model) for model in models]
-        row = ModelsCacheRow(provider=provider, models=payload, fetched_at=now_utc())
+        cache = MODELS_CACHE
+        # Replace without reading the old entry back: it may be unreadable.
         async with self._write() as session:
-            await session.merge(row)
+            await session.execute(delete(cache).where(cache.c.provider == provider))
+            await session.execute(
+                insert(cache).values(provider=provider, models=payload, fetched_at=now_utc())
+            )
 
     async def cached_models(self, provider: str) -> tuple[list[ModelInfo], datetime] | None:
         """The cached model list of a provider and when it was fetched, or None.
 
         A cache entry that cannot be read back (e.g. edited by hand) counts as missing.
         """
-        async with self._read() as session:
-            row = await session.get(ModelsCacheRow, provider)
-            if row is None:
-                return None
-            payload, fetched_at = row.models, row.fetched_at
         try:
+            async with self._read() as session:
+                row = await session.get(ModelsCacheRow, provider)
+                if row is None:
+                    return None
+                payload, fetched_at = row.models, row.fetched_at
             return [model_from_json(item) for item in payload], fetched_at
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError):  # ValueError covers text that is not JSON
             return None

@@ -60,13 +60,13 @@ def inspect_file(path: Path) -> FileLook:
     """Read table names and the schema revision without changing anything on disk."""
     location = str(path)
     try:
-        if not path.exists() or path.stat().st_size == 0:
-            return FileLook(exists=False)
         if path.is_dir():
             raise StoreError(
                 f"{location} is a folder, not a database file. Choose a file path with --db.",
                 location=location,
             )
+        if not path.exists() or path.stat().st_size == 0:
+            return FileLook(exists=False)
         # A log or journal may hold committed pages the file lacks: read through it then.
         logged = any(path.with_name(path.name + suffix).exists() for suffix in ("-wal", "-journal"))
         uri = path.resolve().as_uri() + ("?mode=ro" if logged else "?mode=ro&immutable=1")

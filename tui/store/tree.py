@@ -6,9 +6,9 @@ import os
 import socket
 from typing import Any
 
-from sqlalchemy import CTE, ColumnElement, Select, literal, select
+from sqlalchemy import ColumnElement, Select, literal, select
 
-from tui.store.convert import CONVERSATIONS, MESSAGES
+from tui.store.convert import CONVERSATIONS, MESSAGE_COLUMNS, MESSAGES
 
 MAX_TREE_DEPTH = 1_000_000
 """Bound on tree walks, so a damaged parent loop cannot recurse forever."""
@@ -17,28 +17,32 @@ C = CONVERSATIONS.c
 M = MESSAGES.c
 
 
-def path_to_root(conversation_id: int, leaf_id: int | None) -> CTE:
-    """Ids from ``leaf_id`` (default: the active leaf) up to the root, with their depth.
+def path_to_root(conversation_id: int, leaf_id: int | None, last: int | None = None) -> Select[Any]:
+    """Whole message rows from the root (or ``last`` steps up) down to ``leaf_id``.
 
-    One recursive query walking up by primary key, whatever the depth.
+    ``leaf_id`` None means the active leaf. One recursive query walking up by primary key
+    whatever the depth; each row is read once, carried through the walk, and comes out in the
+    column order of ``MESSAGE_COLUMNS``.
     """
+    depth_limit = MAX_TREE_DEPTH if last is None else last - 1
     leaf: ColumnElement[Any] | int = (
         leaf_id
         if leaf_id is not None
         else select(C.active_leaf_id).where(C.id == conversation_id).scalar_subquery()
     )
     path = (
-        select(M.id, M.parent_id, literal(0).label("depth"))
+        select(*(M[name] for name in MESSAGE_COLUMNS), literal(0).label("depth"))
         .where(M.id == leaf, M.conversation_id == conversation_id)
         .cte("path", recursive=True)
     )
     below = path.alias("below")
     up = MESSAGES.alias("up")
-    return path.union_all(
-        select(up.c.id, up.c.parent_id, below.c.depth + 1).where(
-            up.c.id == below.c.parent_id, below.c.depth < MAX_TREE_DEPTH
-        )
+    path = path.union_all(
+        select(*(up.c[name] for name in MESSAGE_COLUMNS), below.c.depth + 1)
+        .select_from(up.join(below, up.c.id == below.c.parent_id))
+        .where(below.c.depth < depth_limit)
     )
+    return select(*(path.c[name] for name in MESSAGE_COLUMNS)).order_by(path.c.depth.desc())
 
 
 def newest_descendant(message_id: int) -> Select[Any]:

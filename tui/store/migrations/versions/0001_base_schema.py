@@ -9,9 +9,11 @@ Full-text search (SQLite FTS5) is kept in sync by triggers:
 - ``messages_fts`` indexes message text with the ``unicode61`` tokenizer (diacritics folded, so
   "cafe" finds "café"). It is an external-content table over ``messages``: the text is stored once.
   A message is indexed only once it leaves ``streaming``: ``append_text`` runs every ~250 ms on a
-  growing row, and re-indexing it each time would cost the whole text per flush. The triggers keep
-  one invariant: a row is in the index exactly when its status is not ``streaming``, with its
-  current text (external-content deletes must be given the text that was indexed).
+  growing row, and re-indexing it each time costs the whole text per flush. Measured for a 200 kB
+  reply in 800 appends: 2.3 s of database time re-indexing on every append (3.2 ms per append at
+  the end), against 0.5 s plus 7 ms once at the finish. The triggers keep one invariant: a row is
+  in the index exactly when its status is not ``streaming``, with its current text
+  (external-content deletes must be given the text that was indexed).
 - ``messages_cjk`` is a ``trigram`` index of just the finished messages that contain Chinese,
   Japanese or Korean script, which ``unicode61`` cannot split into words. It stores its own copy
   of those messages so a short (1-2 character) search can scan it without touching other rows.
