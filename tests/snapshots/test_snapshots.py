@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
@@ -48,3 +49,13 @@ class TestSettingsScreen:
 
         app = SettingsHost(Settings(), theme="paper")
         assert snap_compare(app, run_before=type_bad_values, terminal_size=(110, 36))
+
+
+def test_stored_snapshots_hold_no_key() -> None:
+    folder = Path(__file__).parent / "__snapshots__"
+    svgs = list(folder.rglob("*.svg"))
+    assert svgs
+    for svg in svgs:
+        text = svg.read_text(encoding="utf-8")
+        for secret in (SAVED_KEY, ENV_KEY):
+            assert secret[3:-4] not in text, svg.name

@@ -26,12 +26,14 @@ class SettingsHost(App[None]):
         env: Mapping[str, str] | None = None,
         focus_provider: str | None = None,
         theme: str = "dusk",
+        preview_theme: bool = True,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.env = dict(env or {})
         self.focus_provider = focus_provider
         self.pinned_theme = theme
+        self.preview_theme = preview_theme
         self.results: list[Settings | None] = []
         self.animation_level = "none"  # deterministic frames, and no waiting on tab underlines
 
@@ -48,6 +50,7 @@ class SettingsHost(App[None]):
                 providers,
                 key_statuses(providers, self.settings, self.env),
                 focus_provider=self.focus_provider,
+                preview_theme=self.preview_theme,
             ),
             self.results.append,
         )

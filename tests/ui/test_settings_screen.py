@@ -357,3 +357,16 @@ async def test_opening_on_a_provider_settles() -> None:
         options = app.settings_screen.query_one("#provider-list", OptionList)
         assert options.highlighted_option is not None
         assert options.highlighted_option.id == "llamacpp"
+
+
+async def test_without_preview_the_theme_changes_only_on_save() -> None:
+    app = SettingsHost(Settings(), theme="dusk", preview_theme=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#--content-tab-tab-appearance")
+        app.settings_screen.query_one("#theme-select", Select).value = "paper"
+        await pilot.pause()
+        assert app.theme == "dusk"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    [saved] = app.results
+    assert saved is not None and saved.ui.theme == "paper"
