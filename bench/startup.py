@@ -275,22 +275,22 @@ def app_module_report(module: str = APP_MODULE) -> str:
     return f"import {module}: {total:.1f} ms; heavy modules it imports: {listed}"
 
 
-def _summary(label: str, runs: list[Run]) -> tuple[float | None, float | None]:
+def _summary(label: str, runs: list[Run], width: int) -> tuple[float | None, float | None]:
     times = [run.seconds for run in runs if run.seconds is not None]
     failures = [run.failure for run in runs if run.seconds is None]
     if not times:
-        print(f"  {label:<34} failed: {failures[0] if failures else 'no runs'}")
+        print(f"  {label:<{width}} failed: {failures[0] if failures else 'no runs'}")
         tail = screen_text(runs[-1].output) or runs[-1].output.decode("utf-8", "replace")
         excerpt = " ".join(tail.split())[:300]
         if excerpt:
-            print(f"  {'':<34} its output began: {excerpt}")
+            print(f"  {'':<{width}} its output began: {excerpt}")
         return None, None
     memory = [run.hwm_mb for run in runs if run.hwm_mb is not None]
     rss = [run.rss_mb for run in runs if run.rss_mb is not None]
     hwm = statistics.median(memory) if memory else None
     median = statistics.median(times)
     print(
-        f"  {label:<34} {median:7.3f} s {min(times):7.3f} {max(times):7.3f}"
+        f"  {label:<{width}} {median:7.3f} s {min(times):7.3f} {max(times):7.3f}"
         f"   {statistics.median(rss) if rss else float('nan'):6.1f} MB"
         f" {hwm if hwm is not None else float('nan'):6.1f} MB"
         + (f"   ({len(failures)} failed: {failures[0]})" if failures else "")
@@ -330,9 +330,11 @@ def main(argv: list[str] | None = None) -> int:
             if round_index:  # the first round warms the file cache and the .pyc files
                 baseline_runs.append(baseline)
                 target_runs.append(measured)
-        print(f"  {'':<34} {'median':>9} {'min':>7} {'max':>7}   {'VmRSS':>9} {'VmHWM':>9}")
-        base_median, _ = _summary("baseline (bench/minimal_app.py)", baseline_runs)
-        target_median, target_hwm = _summary(f"target ({label})", target_runs)
+        names = ("baseline (bench/minimal_app.py)", f"target ({label})")
+        width = max(len(name) for name in names)
+        print(f"  {'':<{width}} {'median':>9} {'min':>7} {'max':>7}   {'VmRSS':>9} {'VmHWM':>9}")
+        base_median, _ = _summary(names[0], baseline_runs, width)
+        target_median, target_hwm = _summary(names[1], target_runs, width)
         missed = target_median is None
         if base_median and target_median:
             ratio = target_median / base_median
