@@ -15,6 +15,7 @@ HEADLESS_MODULES = [
     "tui.services.chat",
     "tui.services.container",
     "tui.services.export",
+    "tui.services.settings_edit",
     "tui.console",
 ]
 

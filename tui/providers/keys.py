@@ -43,17 +43,25 @@ def resolve_api_key(
     """The key for ``config``: the settings' literal key, else the settings' ``api_key_env``,
     else the preset's variable, else the variable bound to the provider's host; ``None`` if
     none is set. A built-in provider's variable is never used for another host."""
+    found = find_api_key(config, settings, env)
+    return found[0] if found else None
+
+
+def find_api_key(
+    config: ProviderConfig, settings: Settings | None, env: Mapping[str, str]
+) -> tuple[str, str] | None:
+    """``resolve_api_key``'s key with where it came from: ``"settings"`` or ``"env:NAME"``."""
     section = settings.provider(config.name) if settings else None
     if section is not None and section.api_key:
         literal = section.api_key.get().strip()
         if literal:
-            return literal
+            return literal, "settings"
     for env_name in _key_env_candidates(config, settings):
         if not _key_env_allowed(env_name, config):
             continue
         value = env.get(env_name, "").strip()
         if value:
-            return value
+            return value, f"env:{env_name}"
     return None
 
 
