@@ -1,0 +1,1 @@
+"""Screens: Textual only; they reach the services through workers."""
