@@ -133,10 +133,25 @@ async def _update_list(
         if inline is not None and _item_inline(old_tokens, last) is not None and paragraphs:
             paragraphs[0].build_from_token(inline)
             return True
-    fresh = build(new_tokens)
-    new_rows = list(fresh.compose())
+    # Build rows for the changed items only: a list of just those items numbers and bullets
+    # them as the whole list would (the widest number is the last one, which it includes).
+    spans = _item_spans(new_tokens)
+    tail = [new_tokens[0], *new_tokens[spans[same][0] : spans[-1][1]], new_tokens[-1]]
+    new_rows = list(build(tail).compose())
     if rows[same:]:
         await widget.remove_children(rows[same:])
-    if new_rows[same:]:
-        await widget.mount_all(new_rows[same:])
+    if new_rows:
+        await widget.mount_all(new_rows)
     return True
+
+
+def _item_spans(tokens: Sequence[Token]) -> list[tuple[int, int]]:
+    """Token index ranges of each item of a top-level list."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for index, token in enumerate(tokens):
+        if token.level == 1 and token.type == "list_item_open":
+            start = index
+        elif token.level == 1 and token.type == "list_item_close":
+            spans.append((start, index + 1))
+    return spans

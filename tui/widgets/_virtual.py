@@ -45,7 +45,7 @@ class Spacer(Widget):
 class Slot:
     """One item of a virtual stack: its widget when mounted, its last measured box when not."""
 
-    __slots__ = ("widget", "height", "margin_top", "margin_bottom", "measured", "pinned")
+    __slots__ = ("widget", "height", "margin_top", "margin_bottom", "measured", "pinned", "settle")
 
     def __init__(self, widget: Widget | None = None, height: int = 1, pinned: bool = False):
         self.widget = widget
@@ -56,11 +56,16 @@ class Slot:
         self.measured = False
         self.pinned = pinned
         """Pinned items are never folded (the block or message still streaming)."""
+        self.settle = 0
+        """Measurements to skip: the widget changed after the last layout."""
 
     def measure(self) -> bool:
         """Record the mounted widget's box; false when it has not been laid out yet."""
         widget = self.widget
         if widget is None or not widget.is_mounted:
+            return False
+        if self.settle:
+            self.settle -= 1
             return False
         size = widget.outer_size
         if size.width == 0:

@@ -303,8 +303,12 @@ class StreamingMarkdown(Markdown):
                 keep_open_from = index
                 if parsed[index].start_line - self._tail_line < complete_lines:
                     break
-            if keep_open_from > 0 or not await self._update_open(parsed):
-                await self._replace_from(self._open_from, parsed, pinned_from=keep_open_from)
+            old_count = len(self._all) - self._open_from
+            reused = await self._update_open(parsed, keep_open_from)
+            if reused < len(parsed) or reused < old_count:
+                await self._replace_from(
+                    self._open_from + reused, parsed[reused:], pinned_from=keep_open_from - reused
+                )
             if keep_open_from < len(parsed):
                 first_open = parsed[keep_open_from]
                 self._tail_offset = self._line_offset(text, first_open.start_line)
@@ -365,35 +369,38 @@ class StreamingMarkdown(Markdown):
             else:
                 self._tail_line, self._tail_offset = len(_line_starts(text)) - 1, len(text)
 
-    async def _update_open(self, parsed: list[_Block]) -> bool:
-        """Update the open blocks' widgets in place (see ``_open_block``); false if not possible."""
+    async def _update_open(self, parsed: list[_Block], keep_open_from: int) -> int:
+        """Update open blocks' widgets in place (see ``_open_block``); how many were updated.
+
+        The widget of a block that becomes final this frame is kept too: it already shows
+        exactly what a fresh build would, so every block is built once.
+        """
         old = self._all[self._open_from :]
-        if len(old) != len(parsed) or any(
-            a.kind != b.kind or a.drawn != b.drawn or (a.drawn and a.widget is None)
-            for a, b in zip(old, parsed, strict=True)
-        ):
-            return False
+        reused = 0
         with self.app.batch_update():
-            for old_block, new_block in zip(old, parsed, strict=True):
+            for old_block, new_block in zip(old, parsed, strict=False):
+                if old_block.kind != new_block.kind or old_block.drawn != new_block.drawn:
+                    break
                 current = old_block.widget
-                new_block.pinned = True
-                if current is None:
-                    continue
-                assert isinstance(current, MarkdownBlock)
-                if not await update_in_place(
-                    current, old_block.tokens, new_block.tokens, self._widget_for
-                ):
-                    return False
-                current.source_range = (new_block.start_line, new_block.end_line)
-                new_block.widget = current
-                old_block.widget = None
-        slot_index = {id(block): index for index, block in enumerate(self._slots)}
-        for old_block, new_block in zip(old, parsed, strict=True):
-            index = slot_index.get(id(old_block))
-            if index is not None:
-                self._slots[index] = new_block
-        self._all[self._open_from :] = parsed
-        return True
+                if new_block.drawn:
+                    if not isinstance(current, MarkdownBlock) or not await update_in_place(
+                        current, old_block.tokens, new_block.tokens, self._widget_for
+                    ):
+                        break
+                    current.source_range = (new_block.start_line, new_block.end_line)
+                    new_block.widget = current
+                    new_block.settle = 1
+                    old_block.widget = None
+                new_block.pinned = reused >= keep_open_from
+                reused += 1
+        if reused:
+            slot_index = {id(block): index for index, block in enumerate(self._slots)}
+            for old_block, new_block in zip(old[:reused], parsed[:reused], strict=True):
+                index = slot_index.get(id(old_block))
+                if index is not None:
+                    self._slots[index] = new_block
+            self._all[self._open_from : self._open_from + reused] = parsed[:reused]
+        return reused
 
     def _widget_for(self, tokens: Sequence[Token]) -> MarkdownBlock:
         return next(iter(self._parse_markdown(tokens)))
@@ -462,6 +469,7 @@ class StreamingMarkdown(Markdown):
         widget.source_range = (block.start_line, block.end_line)
         block.widget = widget
         block.measured = False
+        block.settle = 1
         self.block_renders += 1
         return widget
 
@@ -492,7 +500,7 @@ class StreamingMarkdown(Markdown):
             for slot in self._slots:
                 if slot.widget is not None:
                     slot.measure()
-            wanted = plan(self._slots, top, bottom, max(clip.height, 10))
+            wanted = plan(self._slots, top, bottom, max(clip.height // 2, 5))
             changed = await reconcile(self, self._slots, wanted, self._build_slot)
         if changed:
             self._request_viewport_check()
