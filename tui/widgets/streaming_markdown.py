@@ -102,6 +102,32 @@ def _blocks(tokens: Sequence[Token], text: str, base_line: int) -> Iterator[_Blo
             current = []
 
 
+_LISTS = frozenset({"bullet_list_open", "ordered_list_open"})
+
+
+def _first_open(blocks: Sequence[_Block], complete_lines: int) -> int:
+    """Index of the first block that more text may still change.
+
+    A complete line never changes the blocks before the one it belongs to (setext underlines
+    and table delimiter rows only change the paragraph they follow, which is that block). So the
+    last block starting on a complete line stays open, and so do blocks on the unfinished last
+    line. The block before those stays open too when the unfinished line follows it directly
+    (``#`` may turn into ``#5``, a paragraph continuation) or it is a list (``2`` may turn into
+    its next item ``2.``).
+    """
+    index = len(blocks)
+    while index > 0 and blocks[index - 1].start_line >= complete_lines:
+        index -= 1
+    if index == 0:
+        return 0
+    if index == len(blocks):
+        return index - 1
+    previous, unfinished = blocks[index - 1], blocks[index]
+    if unfinished.start_line <= previous.end_line or previous.kind in _LISTS:
+        return index - 1
+    return index
+
+
 def _line_starts(text: str) -> list[int]:
     """Offsets at which each line of ``text`` starts (one more than the count of newlines)."""
     starts = [0]
@@ -293,16 +319,7 @@ class StreamingMarkdown(Markdown):
             self._markdown = text
             tail = text[self._tail_offset :]
             parsed = list(_blocks(self._get_parser().parse(tail), tail, self._tail_line))
-            complete_lines = tail.count("\n")
-            # A block is final once a later block starts on a complete line: a line never
-            # changes the blocks before the one it belongs to (setext underlines and table
-            # delimiter rows only change the open paragraph). Blocks starting on the unfinished
-            # last line, and the block before them, stay open.
-            keep_open_from = len(parsed)
-            for index in range(len(parsed) - 1, -1, -1):
-                keep_open_from = index
-                if parsed[index].start_line - self._tail_line < complete_lines:
-                    break
+            keep_open_from = _first_open(parsed, self._tail_line + tail.count("\n"))
             old_count = len(self._all) - self._open_from
             reused = await self._update_open(parsed, keep_open_from)
             if reused < len(parsed) or reused < old_count:
