@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from textual.app import App, ComposeResult  # noqa: E402
 
-from tui.domain import Message, MessageStatus, Role  # noqa: E402
 from bench.stall import StallMeter  # noqa: E402
+from tui.domain import Message, MessageStatus, Role  # noqa: E402
 from tui.widgets._virtual import Spacer  # noqa: E402
 from tui.widgets.chat_log import ChatLog  # noqa: E402
 from tui.widgets.message_view import MessageView  # noqa: E402
@@ -110,9 +110,13 @@ async def open_thread(messages: list[Message], size: tuple[int, int], pages: int
         mounted = len(log.views)
         last_visible = log.views[-1].message.id == messages[-1].id if log.views else False
         verdict = "met" if opened < TARGET_OPEN_MS else "MISSED"
-        print(f"open {len(messages)} messages to first frame: {opened:.0f} ms "
-              f"(target < {TARGET_OPEN_MS:.0f} ms: {verdict})")
-        print(f"  message views mounted: {mounted} of {len(messages)}; newest shown: {last_visible}")
+        print(
+            f"open {len(messages)} messages to first frame: {opened:.0f} ms "
+            f"(target < {TARGET_OPEN_MS:.0f} ms: {verdict})"
+        )
+        print(
+            f"  message views mounted: {mounted} of {len(messages)}; newest shown: {last_visible}"
+        )
 
         # Page from the bottom to the top like a reader would (a step every 100 ms), timing
         # each step to its frame, counting the frames that showed rows not mounted yet (blank),
@@ -158,8 +162,10 @@ async def measure_memory(messages: list[Message], size: tuple[int, int]) -> None
         await painted(app)
         current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    print(f"  Python allocations while opening: peak {peak / 1e6:.1f} MB, "
-          f"still held {current / 1e6:.1f} MB")
+    print(
+        f"  Python allocations while opening: peak {peak / 1e6:.1f} MB, "
+        f"still held {current / 1e6:.1f} MB"
+    )
 
 
 async def baseline(messages: list[Message], size: tuple[int, int]) -> None:
@@ -174,8 +180,10 @@ async def baseline(messages: list[Message], size: tuple[int, int]) -> None:
         await painted(app)
         elapsed = (time.perf_counter() - started) * 1000
     scaled = elapsed * len(messages) / len(sample)
-    print(f"baseline (every message mounted): {elapsed:.0f} ms for {len(sample)} messages, "
-          f"about {scaled / 1000:.1f} s for {len(messages)}")
+    print(
+        f"baseline (every message mounted): {elapsed:.0f} ms for {len(sample)} messages, "
+        f"about {scaled / 1000:.1f} s for {len(messages)}"
+    )
 
 
 def main() -> None:

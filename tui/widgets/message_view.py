@@ -15,6 +15,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.errors import NoWidget
 from textual.message import Message as TextualMessage
 from textual.style import Style
 from textual.widget import Widget
@@ -341,7 +342,10 @@ class MessageView(Widget, can_focus=True):
     @on(events.Click)
     def _pick_code_block(self, event: events.Click) -> None:
         """A click on a code block selects it, for ``y`` to copy."""
-        widget = event.widget
+        try:
+            widget: Widget | None = self.screen.get_widget_at(event.screen_x, event.screen_y)[0]
+        except NoWidget:
+            return
         while widget is not None and widget is not self:
             if isinstance(widget, MarkdownFence):
                 for index, fence in self._fences_in_order():
