@@ -57,7 +57,7 @@ _DRAWN = frozenset(
 class _Block(Slot):
     """One top-level block: where it is in the text, its tokens, and its widget when mounted."""
 
-    __slots__ = ("start_line", "end_line", "kind", "source", "tokens", "drawn")
+    __slots__ = ("start_line", "end_line", "kind", "source", "tokens", "drawn", "code")
 
     def __init__(
         self, start_line: int, end_line: int, kind: str, source: str, tokens: list[Token]
@@ -67,8 +67,14 @@ class _Block(Slot):
         self.end_line = end_line
         self.kind = kind
         self.source = source
-        self.tokens = tokens
+        self.tokens: list[Token] | None = tokens
+        """Dropped once the block is final: a long answer would keep ~10 objects a token alive
+        (and scanned by every full garbage collection); the source is parsed again if needed."""
         self.drawn = kind in _DRAWN
+        self.code = tuple(
+            token.content.rstrip() for token in tokens if token.type in ("fence", "code_block")
+        )
+        """The code of the code blocks in this block (for copying)."""
 
     def estimate(self, width: int) -> None:
         """Guess the height from the source until the block has been laid out once."""
@@ -219,12 +225,7 @@ class StreamingMarkdown(Markdown):
     @property
     def code_blocks(self) -> list[str]:
         """The code of every fenced or indented code block, in document order."""
-        return [
-            token.content.rstrip()
-            for block in self._all
-            for token in block.tokens
-            if token.type in ("fence", "code_block")
-        ]
+        return [code for block in self._all for code in block.code]
 
     def code_block_widgets(self) -> list[MarkdownFence]:
         """The code block widgets currently mounted."""
@@ -330,6 +331,7 @@ class StreamingMarkdown(Markdown):
                 first_open = parsed[keep_open_from]
                 self._tail_offset = self._line_offset(text, first_open.start_line)
                 self._tail_line = first_open.start_line
+            self._drop_tokens(self._open_from, self._open_from + keep_open_from)
             self._open_from += keep_open_from
             # Rendering slower than the frame interval stretches the interval, so a slow
             # terminal gets fewer, larger updates instead of a backlog.
@@ -380,6 +382,7 @@ class StreamingMarkdown(Markdown):
             for block in self._all:
                 block.pinned = block.pinned and self._streaming
             self._open_from = first_open
+            self._drop_tokens(0, first_open)
             if first_open < len(parsed):
                 self._tail_line = parsed[first_open].start_line
                 self._tail_offset = _offset(_line_starts(text), self._tail_line, text)
@@ -401,7 +404,10 @@ class StreamingMarkdown(Markdown):
                 current = old_block.widget
                 if new_block.drawn:
                     if not isinstance(current, MarkdownBlock) or not await update_in_place(
-                        current, old_block.tokens, new_block.tokens, self._widget_for
+                        current,
+                        self._tokens_of(old_block),
+                        self._tokens_of(new_block),
+                        self._widget_for,
                     ):
                         break
                     current.source_range = (new_block.start_line, new_block.end_line)
@@ -421,6 +427,17 @@ class StreamingMarkdown(Markdown):
 
     def _widget_for(self, tokens: Sequence[Token]) -> MarkdownBlock:
         return next(iter(self._parse_markdown(tokens)))
+
+    def _drop_tokens(self, start: int, end: int) -> None:
+        for block in self._all[start:end]:
+            block.tokens = None
+
+    def _tokens_of(self, block: _Block) -> list[Token]:
+        """The block's tokens, parsing its source again if they were dropped."""
+        if block.tokens is not None:
+            return block.tokens
+        parsed = next(_blocks(self._get_parser().parse(block.source), block.source, 0), None)
+        return parsed.tokens if parsed is not None and parsed.tokens is not None else []
 
     async def _replace_from(self, index: int, blocks: list[_Block], pinned_from: int) -> None:
         """Replace the blocks from ``index`` on; ``blocks[pinned_from:]`` stay open."""
@@ -482,7 +499,7 @@ class StreamingMarkdown(Markdown):
 
     def _build(self, block: _Block) -> MarkdownBlock:
         """Build the widget of a drawn block."""
-        widget = next(iter(self._parse_markdown(block.tokens)))
+        widget = next(iter(self._parse_markdown(self._tokens_of(block))))
         widget.source_range = (block.start_line, block.end_line)
         block.widget = widget
         block.measured = False
