@@ -125,7 +125,7 @@ async def run_one(
         if renderer == "textual":
             await stream.stop()
         else:
-            await view.finish()
+            await log.finish_streaming(_message(2, Role.ASSISTANT, ""))
         await _frame(app)
         final_frame = time.perf_counter()
         meter.stop()

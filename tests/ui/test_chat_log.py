@@ -31,9 +31,7 @@ async def stream_reply(pilot: Pilot[None], log: ChatLog, lines: int) -> MessageV
         for word in f"Line {index} of the streamed reply.\n\n".split(" "):
             view.append_text(word + " ")
         await pilot.pause(0.01)
-    final = make_message(1000, view.text)
-    await view.finish(final)
-    log.finish_streaming(final)
+    await log.finish_streaming(make_message(1000, ""))
     await pilot.pause(0.1)
     return view
 

@@ -67,8 +67,10 @@ class ChatLog(VerticalScroll, can_focus=False):
         super().__init__(name=name, id=id, classes=classes)
         self._entries: list[_Entry] = []
         self._check_pending = False
-        self._keep: tuple[int, int] | None = None
-        """While not following: the entry at the top of the view and its offset into it."""
+        self._keep: tuple[int, int, float] | None = None
+        """While not following: the entry at the top of the view, the offset into it, and the
+        scroll position then (if the user scrolled since, their position wins)."""
+        self._width = 0
 
     # ------------------------------------------------------------------ public API
 
@@ -136,10 +138,16 @@ class ChatLog(VerticalScroll, can_focus=False):
         self._request_check()
         return view
 
-    def finish_streaming(self, message: Message) -> None:
-        """Record the final state of a streamed message; it may be folded like the others."""
+    async def finish_streaming(self, message: Message) -> None:
+        """End a streamed message with its final state (status, usage, latency, error).
+
+        Its view does one clean final parse; from then on it may be folded like the others.
+        """
         for entry in self._entries:
             if entry.message.id == message.id:
+                if isinstance(entry.widget, MessageView):
+                    await entry.widget.finish(message)
+                    message = entry.widget.message
                 entry.message = message
                 entry.pinned = False
         self._request_check()
@@ -171,6 +179,16 @@ class ChatLog(VerticalScroll, can_focus=False):
     def on_mount(self) -> None:
         self.screen.screen_layout_refresh_signal.subscribe(self, self._on_layout_refreshed)
 
+    def on_resize(self) -> None:
+        width = self.size.width
+        if width != self._width:
+            # Heights measured at another width no longer hold: guess again until remeasured.
+            self._width = width
+            for entry in self._entries:
+                if entry.widget is None:
+                    entry.estimate(width)
+        self._request_check()
+
     def _on_layout_refreshed(self, screen: Screen[Any]) -> None:
         self._request_check()
 
@@ -187,7 +205,7 @@ class ChatLog(VerticalScroll, can_focus=False):
         """Mount the messages near the viewport, fold those far from it."""
         self._check_pending = False
         entries = self._entries
-        if not self.is_mounted or not entries:
+        if not self.is_attached or not entries:
             return
         for entry in entries:
             if entry.widget is not None:
@@ -203,7 +221,7 @@ class ChatLog(VerticalScroll, can_focus=False):
                 (index for index, y in enumerate(positions) if y + entries[index].height > top),
                 None,
             )
-            self._keep = None if first is None else (first, top - positions[first])
+            self._keep = None if first is None else (first, top - positions[first], self.scroll_y)
         if await reconcile(self, entries, wanted, lambda index: self._build(entries, index)):
             self._request_check()
 
@@ -222,8 +240,8 @@ class ChatLog(VerticalScroll, can_focus=False):
         """Scroll so the entry that was at the top stays put after heights above it changed."""
         if self._keep is None or self.following:
             return
-        index, offset = self._keep
-        if index >= len(entries):
+        index, offset, scroll_y = self._keep
+        if index >= len(entries) or scroll_y != self.scroll_y:
             return
         wanted_y = tops(entries)[index] + offset
         if abs(wanted_y - self.scroll_y) >= 1:

@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.await_complete import AwaitComplete
+from textual.dom import NoScreen
 from textual.errors import NoWidget
 from textual.events import Mount
 from textual.widgets import Markdown
 from textual.widgets._markdown import MarkdownBlock, MarkdownFence
 
+from tui.widgets._blocks import Block, first_open, line_offset, line_starts, split_blocks
 from tui.widgets._open_block import update_in_place
-from tui.widgets._virtual import Slot, Spacer, plan, reconcile, run_box
+from tui.widgets._virtual import Spacer, plan, reconcile, run_box
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -36,117 +38,6 @@ BIG_TEXT = 16_000
 """Texts longer than this are parsed in a thread, so the event loop keeps ticking."""
 MOUNT_FIRST = 40
 """A long text given whole mounts its last blocks first; the rest follow as they near the view."""
-
-
-_DRAWN = frozenset(
-    {
-        "heading_open",
-        "hr",
-        "paragraph_open",
-        "blockquote_open",
-        "bullet_list_open",
-        "ordered_list_open",
-        "table_open",
-        "fence",
-        "code_block",
-    }
-)
-"""Top-level token types Textual's Markdown draws a widget for (it skips raw HTML)."""
-
-
-class _Block(Slot):
-    """One top-level block: where it is in the text, its tokens, and its widget when mounted."""
-
-    __slots__ = ("start_line", "end_line", "kind", "source", "tokens", "drawn", "code")
-
-    def __init__(
-        self, start_line: int, end_line: int, kind: str, source: str, tokens: list[Token]
-    ) -> None:
-        super().__init__(height=max(1, end_line - start_line))
-        self.start_line = start_line
-        self.end_line = end_line
-        self.kind = kind
-        self.source = source
-        self.tokens: list[Token] | None = tokens
-        """Dropped once the block is final: a long answer would keep ~10 objects a token alive
-        (and scanned by every full garbage collection); the source is parsed again if needed."""
-        self.drawn = kind in _DRAWN
-        self.code = tuple(
-            token.content.rstrip() for token in tokens if token.type in ("fence", "code_block")
-        )
-        """The code of the code blocks in this block (for copying)."""
-
-    def estimate(self, width: int) -> None:
-        """Guess the height from the source until the block has been laid out once."""
-        rows = sum(len(line) // width + 1 for line in self.source.splitlines())
-        self.height = max(1, rows)
-        self.margin_top = 1 if self.kind in ("heading_open", "fence", "code_block") else 0
-        self.margin_bottom = 1
-
-    def same_as(self, other: _Block) -> bool:
-        return (
-            self.start_line == other.start_line
-            and self.end_line == other.end_line
-            and self.kind == other.kind
-            and self.source == other.source
-        )
-
-
-def _blocks(tokens: Sequence[Token], text: str, base_line: int) -> Iterator[_Block]:
-    """Split a parse into its top-level blocks (``text`` is what was parsed)."""
-    line_starts = _line_starts(text)
-    depth = 0
-    current: list[Token] = []
-    for token in tokens:
-        current.append(token)
-        depth += token.nesting
-        if depth == 0:
-            opener = current[0]
-            start, end = opener.map if opener.map is not None else (0, 0)
-            source = text[_offset(line_starts, start, text) : _offset(line_starts, end, text)]
-            yield _Block(base_line + start, base_line + end, opener.type, source, current)
-            current = []
-
-
-_LISTS = frozenset({"bullet_list_open", "ordered_list_open"})
-
-
-def _first_open(blocks: Sequence[_Block], complete_lines: int) -> int:
-    """Index of the first block that more text may still change.
-
-    A complete line never changes the blocks before the one it belongs to (setext underlines
-    and table delimiter rows only change the paragraph they follow, which is that block). So the
-    last block starting on a complete line stays open, and so do blocks on the unfinished last
-    line. The block before those stays open too when the unfinished line follows it directly
-    (``#`` may turn into ``#5``, a paragraph continuation) or it is a list (``2`` may turn into
-    its next item ``2.``).
-    """
-    index = len(blocks)
-    while index > 0 and blocks[index - 1].start_line >= complete_lines:
-        index -= 1
-    if index == 0:
-        return 0
-    if index == len(blocks):
-        return index - 1
-    previous, unfinished = blocks[index - 1], blocks[index]
-    if unfinished.start_line <= previous.end_line or previous.kind in _LISTS:
-        return index - 1
-    return index
-
-
-def _line_starts(text: str) -> list[int]:
-    """Offsets at which each line of ``text`` starts (one more than the count of newlines)."""
-    starts = [0]
-    find = text.find
-    position = find("\n")
-    while position != -1:
-        starts.append(position + 1)
-        position = find("\n", position + 1)
-    return starts
-
-
-def _offset(line_starts: list[int], line: int, text: str) -> int:
-    return line_starts[line] if line < len(line_starts) else len(text)
 
 
 class StreamingMarkdown(Markdown):
@@ -176,9 +67,9 @@ class StreamingMarkdown(Markdown):
         self._frame_scheduled = False
         self._frame_done: asyncio.Future[None] | None = None
         self._frame_waiter: AwaitComplete | None = None
-        self._all: list[_Block] = []
+        self._all: list[Block] = []
         """Every top-level block of the text in order, also those Textual draws nothing for."""
-        self._slots: list[_Block] = []
+        self._slots: list[Block] = []
         """The blocks that have a widget (mounted or folded), in order."""
         self._open_from = 0
         """Index in ``_all`` of the first block that may still change."""
@@ -189,6 +80,7 @@ class StreamingMarkdown(Markdown):
         self._render_lock = asyncio.Lock()
         self._parser: MarkdownIt | None = None
         self._viewport_check_pending = False
+        self._width = 0
         self.block_renders = 0
         """How many block widgets were built; a frozen block that stays mounted counts once."""
 
@@ -278,6 +170,16 @@ class StreamingMarkdown(Markdown):
             if self._streaming and not self._frame_scheduled:
                 self._schedule_frame(0)
 
+    def on_resize(self) -> None:
+        width = self.size.width
+        if width != self._width:
+            # Heights measured at another width no longer hold: guess again until remeasured.
+            self._width = width
+            for block in self._slots:
+                if block.widget is None:
+                    block.estimate(width)
+        self._request_viewport_check()
+
     def _on_layout_refreshed(self, screen: Screen[Any]) -> None:
         if not self._viewport_check_pending:
             self._viewport_check_pending = True
@@ -319,8 +221,8 @@ class StreamingMarkdown(Markdown):
             text = self.text
             self._markdown = text
             tail = text[self._tail_offset :]
-            parsed = list(_blocks(self._get_parser().parse(tail), tail, self._tail_line))
-            keep_open_from = _first_open(parsed, self._tail_line + tail.count("\n"))
+            parsed = list(split_blocks(self._get_parser().parse(tail), tail, self._tail_line))
+            keep_open_from = first_open(parsed, self._tail_line + tail.count("\n"))
             old_count = len(self._all) - self._open_from
             reused = await self._update_open(parsed, keep_open_from)
             if reused < len(parsed) or reused < old_count:
@@ -328,9 +230,9 @@ class StreamingMarkdown(Markdown):
                     self._open_from + reused, parsed[reused:], pinned_from=keep_open_from - reused
                 )
             if keep_open_from < len(parsed):
-                first_open = parsed[keep_open_from]
-                self._tail_offset = self._line_offset(text, first_open.start_line)
-                self._tail_line = first_open.start_line
+                opening = parsed[keep_open_from]
+                self._tail_offset = self._offset_of_line(text, opening.start_line)
+                self._tail_line = opening.start_line
             self._drop_tokens(self._open_from, self._open_from + keep_open_from)
             self._open_from += keep_open_from
             # Rendering slower than the frame interval stretches the interval, so a slow
@@ -341,7 +243,7 @@ class StreamingMarkdown(Markdown):
         if self._pending and not self._frame_scheduled:
             self._schedule_frame(self._last_frame + self._frame_interval - time.monotonic())
 
-    def _line_offset(self, text: str, line: int) -> int:
+    def _offset_of_line(self, text: str, line: int) -> int:
         """Offset of ``line`` in ``text``, counting on from the current tail."""
         offset, current = self._tail_offset, self._tail_line
         find = text.find
@@ -362,7 +264,7 @@ class StreamingMarkdown(Markdown):
                 tokens = await asyncio.to_thread(parser.parse, text, env)
             else:
                 tokens = parser.parse(text, env)
-            parsed = list(_blocks(tokens, text, 0))
+            parsed = list(split_blocks(tokens, text, 0))
             same = 0
             # Frozen blocks that the clean parse confirms are kept; the open ones were updated in
             # place while streaming, so they are built afresh exactly as a one-shot render does.
@@ -372,24 +274,24 @@ class StreamingMarkdown(Markdown):
                     if not new.same_as(old):
                         break
                     same += 1
-            first_open = len(parsed) - 1 if self._streaming and parsed else len(parsed)
+            open_index = len(parsed) - 1 if self._streaming and parsed else len(parsed)
             if replace:
                 for block in parsed:
                     block.pinned = False
                 await self._rebuild(parsed)
             else:
-                await self._replace_from(same, parsed[same:], pinned_from=first_open - same)
+                await self._replace_from(same, parsed[same:], pinned_from=open_index - same)
             for block in self._all:
                 block.pinned = block.pinned and self._streaming
-            self._open_from = first_open
-            self._drop_tokens(0, first_open)
-            if first_open < len(parsed):
-                self._tail_line = parsed[first_open].start_line
-                self._tail_offset = _offset(_line_starts(text), self._tail_line, text)
+            self._open_from = open_index
+            self._drop_tokens(0, open_index)
+            if open_index < len(parsed):
+                self._tail_line = parsed[open_index].start_line
+                self._tail_offset = line_offset(line_starts(text), self._tail_line, text)
             else:
-                self._tail_line, self._tail_offset = len(_line_starts(text)) - 1, len(text)
+                self._tail_line, self._tail_offset = len(line_starts(text)) - 1, len(text)
 
-    async def _update_open(self, parsed: list[_Block], keep_open_from: int) -> int:
+    async def _update_open(self, parsed: list[Block], keep_open_from: int) -> int:
         """Update open blocks' widgets in place (see ``_open_block``); how many were updated.
 
         The widget of a block that becomes final this frame is kept too: it already shows
@@ -432,14 +334,14 @@ class StreamingMarkdown(Markdown):
         for block in self._all[start:end]:
             block.tokens = None
 
-    def _tokens_of(self, block: _Block) -> list[Token]:
+    def _tokens_of(self, block: Block) -> list[Token]:
         """The block's tokens, parsing its source again if they were dropped."""
         if block.tokens is not None:
             return block.tokens
-        parsed = next(_blocks(self._get_parser().parse(block.source), block.source, 0), None)
+        parsed = next(split_blocks(self._get_parser().parse(block.source), block.source, 0), None)
         return parsed.tokens if parsed is not None and parsed.tokens is not None else []
 
-    async def _replace_from(self, index: int, blocks: list[_Block], pinned_from: int) -> None:
+    async def _replace_from(self, index: int, blocks: list[Block], pinned_from: int) -> None:
         """Replace the blocks from ``index`` on; ``blocks[pinned_from:]`` stay open."""
         for position, block in enumerate(blocks):
             block.pinned = position >= pinned_from
@@ -476,7 +378,7 @@ class StreamingMarkdown(Markdown):
                     await self.mount_all(widgets)
         self._request_viewport_check()
 
-    async def _rebuild(self, blocks: list[_Block]) -> None:
+    async def _rebuild(self, blocks: list[Block]) -> None:
         """Show ``blocks`` from scratch: the last ones mounted, the rest folded until needed."""
         await self.remove_children()
         self._all = blocks
@@ -497,7 +399,7 @@ class StreamingMarkdown(Markdown):
             await self.mount_all(widgets)
         self._request_viewport_check()
 
-    def _build(self, block: _Block) -> MarkdownBlock:
+    def _build(self, block: Block) -> MarkdownBlock:
         """Build the widget of a drawn block."""
         widget = next(iter(self._parse_markdown(self._tokens_of(block))))
         widget.source_range = (block.start_line, block.end_line)
@@ -524,8 +426,8 @@ class StreamingMarkdown(Markdown):
             return
         try:
             geometry = self.screen.find_widget(self)
-        except NoWidget:
-            return
+        except (NoWidget, NoScreen):
+            return  # folded away (with its message) or not laid out yet
         region, clip = geometry.region, geometry.clip
         visible = region.intersection(clip)
         top = visible.y - region.y - self.styles.gutter.top if visible else -clip.height * 4
