@@ -1,0 +1,73 @@
+"""Small host apps and probes shared by the widget tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+
+from tui.domain import Message, MessageStatus, Role
+
+SAME_PADDING = "Markdown { padding: 0 1; }"
+"""Gives Textual's Markdown the padding StreamingMarkdown has, so their screens compare."""
+
+
+class Host(App[None]):
+    """Mounts the given widgets in a vertical scroll, nothing else."""
+
+    CSS = SAME_PADDING
+
+    def __init__(self, *widgets: Widget) -> None:
+        super().__init__()
+        self._widgets = widgets
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="scroll"):
+            yield from self._widgets
+
+
+class BareHost(App[None]):
+    """Mounts the given widgets directly on the screen."""
+
+    CSS = SAME_PADDING
+
+    def __init__(self, *widgets: Widget) -> None:
+        super().__init__()
+        self._widgets = widgets
+
+    def compose(self) -> ComposeResult:
+        yield from self._widgets
+
+
+def screen_lines(app: App[None]) -> list[str]:
+    """The text of every row of the screen as last composed."""
+    return [strip.text.rstrip() for strip in app.screen._compositor.render_strips()]
+
+
+def make_message(
+    message_id: int,
+    content: str,
+    role: Role = Role.ASSISTANT,
+    *,
+    status: MessageStatus = MessageStatus.COMPLETE,
+    reasoning: str = "",
+    error: str | None = None,
+) -> Message:
+    """A stored message with fixed time and a model for assistant ones."""
+    return Message(
+        id=message_id,
+        conversation_id=1,
+        parent_id=message_id - 1 or None,
+        role=role,
+        content=content,
+        status=status,
+        created_at=datetime(2026, 1, 2, 9, 30, tzinfo=UTC),
+        reasoning=reasoning,
+        model="demo-model" if role is Role.ASSISTANT else None,
+        input_tokens=12 if role is Role.ASSISTANT else None,
+        output_tokens=34 if role is Role.ASSISTANT else None,
+        latency_ms=420 if role is Role.ASSISTANT else None,
+        error=error,
+    )

@@ -1,0 +1,112 @@
+"""ChatLog: following the bottom, letting go when scrolled up, and opening long threads lazily."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.pilot import Pilot
+from textual.widgets.markdown import MarkdownBlock
+
+from tests.ui.helpers import BareHost, make_message, screen_lines
+from tui.domain import Message, MessageStatus, Role
+from tui.widgets.chat_log import ChatLog
+from tui.widgets.message_view import MessageView
+
+
+def thread(count: int) -> list[Message]:
+    return [
+        make_message(
+            index + 1,
+            f"Question {index}?" if index % 2 == 0 else f"Answer {index}.\n\n- a\n- b",
+            Role.USER if index % 2 == 0 else Role.ASSISTANT,
+        )
+        for index in range(count)
+    ]
+
+
+async def stream_reply(pilot: Pilot[None], log: ChatLog, lines: int) -> MessageView:
+    """Stream a reply of ``lines`` paragraphs into the log and finish it."""
+    reply = make_message(1000, "", status=MessageStatus.STREAMING)
+    view = await log.add_message(reply, streaming=True)
+    for index in range(lines):
+        for word in f"Line {index} of the streamed reply.\n\n".split(" "):
+            view.append_text(word + " ")
+        await pilot.pause(0.01)
+    await log.finish_streaming(make_message(1000, ""))
+    await pilot.pause(0.1)
+    return view
+
+
+def last_block_visible(app: App[None], view: MessageView) -> bool:
+    """True when the last rendered block of the message is inside the log's viewport."""
+    log = app.query_one(ChatLog)
+    blocks = list(view.body.query(MarkdownBlock))
+    return bool(blocks) and log.scrollable_content_region.contains_region(blocks[-1].region)
+
+
+async def test_follows_the_bottom_while_a_reply_streams() -> None:
+    log = ChatLog()
+    app = BareHost(log)
+    async with app.run_test(size=(70, 20)) as pilot:
+        await log.set_messages(thread(6))
+        await pilot.pause()
+        view = await stream_reply(pilot, log, 40)
+        assert log.following
+        assert log.scroll_y == log.max_scroll_y > 0
+        assert last_block_visible(app, view)
+        assert any("Line 39 of the streamed reply." in line for line in screen_lines(app))
+
+
+async def test_stops_following_when_scrolled_up_and_resumes_at_the_bottom() -> None:
+    log = ChatLog()
+    app = BareHost(log)
+    async with app.run_test(size=(70, 20)) as pilot:
+        await log.set_messages(thread(10))
+        await pilot.pause()
+        log.scroll_to(y=0, animate=False)
+        await pilot.pause()
+        assert not log.following
+        view = await stream_reply(pilot, log, 20)
+        assert log.scroll_y == 0
+        assert not last_block_visible(app, view)
+        log.scroll_end(animate=False)
+        await pilot.pause()
+        assert log.following
+        more = await stream_reply(pilot, log, 10)
+        assert log.scroll_y == log.max_scroll_y
+        assert last_block_visible(app, more)
+
+
+async def test_a_long_thread_mounts_only_the_newest_messages() -> None:
+    log = ChatLog()
+    app = BareHost(log)
+    messages = thread(2000)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log.set_messages(messages)
+        await pilot.pause(0.1)
+        assert log.message_count == 2000
+        assert 1 <= len(log.views) <= 20
+        assert log.views[-1].message.id == 2000
+        assert any("Answer 1999." in line for line in screen_lines(app))
+        # Jumping to the top mounts the first messages and folds the newest away.
+        log.scroll_home(animate=False)
+        for _ in range(10):
+            await pilot.pause(0.05)
+        ids = [view.message.id for view in log.views]
+        assert 1 in ids
+        assert 2000 not in ids
+        assert len(ids) <= 30
+        assert any("Question 0?" in line for line in screen_lines(app))
+
+
+async def test_updates_reach_mounted_views() -> None:
+    log = ChatLog()
+    app = BareHost(log)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log.set_messages(thread(4))
+        await pilot.pause()
+        log.update_message(make_message(4, "Answer 3.", status=MessageStatus.CANCELLED), (1, 2))
+        await pilot.pause()
+        view = log.view_for(4)
+        assert view is not None
+        assert view.sibling == (1, 2)
+        assert any("stopped" in line and "1/2" in line for line in screen_lines(app))

@@ -1,0 +1,193 @@
+"""StreamingMarkdown: what streams in ends up exactly as a one-shot Markdown render shows it."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.pilot import Pilot
+from textual.widgets import Markdown
+from textual.widgets.markdown import MarkdownBlock, MarkdownFence
+
+from tests.ui.helpers import Host, screen_lines
+from tui.widgets.streaming_markdown import StreamingMarkdown
+
+DOCUMENT = """# Streaming notes
+
+A first paragraph with **bold**, `code` and a [link](https://example.com) that is long
+enough to wrap across more than one line of the terminal when it is rendered.
+
+Setext heading
+--------------
+
+- one
+- two with *emphasis*
+  - nested item
+- three
+
+1. first
+2. second
+3. third
+4. fourth
+5. fifth
+6. sixth
+7. seventh
+8. eighth
+9. ninth
+10. tenth
+
+```python
+def main() -> None:
+    print("hello")
+
+    print("after a blank line")
+```
+
+> A quote
+> over two lines.
+
+| name | value |
+|------|-------|
+| a    | 1     |
+| b    | 2     |
+
+---
+
+Last paragraph.
+"""
+
+
+def chunks(text: str, size: int) -> list[str]:
+    return [text[index : index + size] for index in range(0, len(text), size)]
+
+
+def top_level_structure(markdown: Markdown) -> list[tuple[str, str]]:
+    """Each top-level block: its widget class and the text it shows."""
+    result: list[tuple[str, str]] = []
+    for block in markdown.children:
+        assert isinstance(block, MarkdownBlock)
+        texts = [block._content.plain] + [
+            child._content.plain for child in block.query(MarkdownBlock)
+        ]
+        if isinstance(block, MarkdownFence):
+            texts.append(block.code)
+        result.append((type(block).__name__, "|".join(texts)))
+    return result
+
+
+async def stream(pilot: Pilot[None], markdown: StreamingMarkdown, text: str, size: int) -> None:
+    """Append ``text`` in pieces of ``size``, letting a frame through now and then."""
+    for index, piece in enumerate(chunks(text, size)):
+        markdown.append(piece)
+        if index % 7 == 0:
+            await pilot.pause(0.01)
+    await markdown.finish()
+    await pilot.pause()
+
+
+async def one_shot(text: str) -> tuple[list[str], list[tuple[str, str]]]:
+    app = Host(Markdown(text, id="md"))
+    async with app.run_test(size=(80, 120)) as pilot:
+        await pilot.pause()
+        markdown = app.query_one("#md", Markdown)
+        return screen_lines(app), top_level_structure(markdown)
+
+
+async def test_many_small_deltas_end_with_exactly_the_text() -> None:
+    markdown = StreamingMarkdown()
+    app = Host(markdown)
+    async with app.run_test(size=(80, 120)) as pilot:
+        await stream(pilot, markdown, DOCUMENT, 3)
+        assert markdown.text == DOCUMENT
+        assert markdown.source == DOCUMENT
+        assert not markdown.is_streaming
+
+
+async def test_final_render_equals_a_one_shot_render() -> None:
+    expected_lines, expected_structure = await one_shot(DOCUMENT)
+    for size in (1, 5, 17):
+        markdown = StreamingMarkdown()
+        app = Host(markdown)
+        async with app.run_test(size=(80, 120)) as pilot:
+            await stream(pilot, markdown, DOCUMENT, size)
+            assert top_level_structure(markdown) == expected_structure
+            assert screen_lines(app) == expected_lines
+
+
+async def test_finished_blocks_are_rendered_once() -> None:
+    markdown = StreamingMarkdown()
+    app = Host(markdown)
+    async with app.run_test(size=(80, 120)) as pilot:
+        markdown.append("# Title\n\nFirst paragraph.\n\n")
+        await pilot.pause(0.1)
+        heading = markdown.children[0]
+        for piece in chunks("Second paragraph grows word by word. " * 8, 6):
+            markdown.append(piece)
+            await pilot.pause(0.04)
+        assert markdown.frozen_count == 2
+        assert markdown.children[0] is heading  # never rebuilt while the tail streamed
+        await markdown.finish()
+        await pilot.pause()
+        assert markdown.children[0] is heading
+        # Three blocks, each built once, plus the open paragraph rebuilt by the final parse.
+        assert markdown.block_renders == 4
+
+
+async def test_open_code_fence_shows_code_while_streaming_and_after_finish() -> None:
+    markdown = StreamingMarkdown()
+    app = Host(markdown)
+    async with app.run_test(size=(80, 40)) as pilot:
+        markdown.append("Intro\n\n```python\nprint(1)\n\nprint(2)")
+        await pilot.pause(0.1)
+        fences = list(markdown.query(MarkdownFence))
+        assert [fence.code for fence in fences] == ["print(1)\n\nprint(2)"]
+        await markdown.finish()
+        await pilot.pause()
+        fences = list(markdown.query(MarkdownFence))
+        assert [fence.code for fence in fences] == ["print(1)\n\nprint(2)"]
+        assert any("print(2)" in line for line in screen_lines(app))
+
+
+async def test_set_text_renders_a_static_message() -> None:
+    expected_lines, expected_structure = await one_shot(DOCUMENT)
+    markdown = StreamingMarkdown("placeholder")
+    app = Host(markdown)
+    async with app.run_test(size=(80, 120)) as pilot:
+        await markdown.set_text(DOCUMENT)
+        await pilot.pause()
+        assert top_level_structure(markdown) == expected_structure
+        assert screen_lines(app) == expected_lines
+
+
+async def test_a_long_answer_keeps_only_the_blocks_near_the_view_mounted() -> None:
+    text = "".join(f"Paragraph {index} of a long answer.\n\n" for index in range(150))
+    markdown = StreamingMarkdown()
+    app = Host(markdown)
+    async with app.run_test(size=(60, 20)) as pilot:
+        app.query_one("#scroll").anchor()
+        for piece in chunks(text, 40):
+            markdown.append(piece)
+            await pilot.pause(0.005)
+        await markdown.finish()
+        await pilot.pause(0.2)
+        assert markdown.block_count == 150
+        assert markdown.mounted_block_count < 60
+        # The last line streamed is in view, at the bottom.
+        visible = [line for line in screen_lines(app) if line.strip()]
+        assert "Paragraph 149 of a long answer." in visible[-1]
+        # Scrolling back to the top mounts the first blocks again, at the same height.
+        scroll = app.query_one("#scroll")
+        scroll.scroll_home(animate=False)
+        await pilot.pause(0.2)
+        await pilot.pause(0.2)
+        assert any("Paragraph 0 of a long answer." in line for line in screen_lines(app))
+
+
+async def test_append_before_mount_is_shown_once_mounted() -> None:
+    markdown = StreamingMarkdown()
+    app: App[None] = Host()
+    async with app.run_test(size=(60, 20)) as pilot:
+        markdown.append("Hello **world**")
+        await app.query_one("#scroll").mount(markdown)
+        await pilot.pause(0.1)
+        await markdown.finish()
+        await pilot.pause()
+        assert "Hello world" in "\n".join(screen_lines(app))

@@ -1,0 +1,1 @@
+"""Conversation widgets: they show domain types and report upward with messages."""

@@ -1,0 +1,248 @@
+"""The scrolling log of a conversation's messages.
+
+It follows the bottom while the user is there (Textual's anchor): new text scrolls into view, a
+scroll up stops the following and a scroll back to the end resumes it. Only the messages near the
+viewport are mounted ``MessageView`` widgets; the others are folded into spacers of their
+measured (or, never shown yet, estimated) height, so a 2,000-message thread opens as fast as a
+short one and keeps a bounded number of widgets however far it is scrolled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widget import Widget
+
+from tui.domain import Message
+from tui.widgets._virtual import Slot, Spacer, plan, reconcile, run_box, tops
+from tui.widgets.message_view import MessageView
+
+OPEN_SCREENS = 2
+"""How many screens of the newest messages a thread opens with mounted."""
+MOUNT_PER_FRAME = 2
+"""Messages mounted per frame while scrolling: the rest follow in the next frames, so scrolling
+never waits for a whole screen of Markdown at once."""
+
+
+class _Entry(Slot):
+    """One message of the log and, while it is mounted, its view."""
+
+    __slots__ = ("message", "sibling")
+
+    def __init__(self, message: Message, sibling: tuple[int, int], width: int) -> None:
+        super().__init__()
+        self.message = message
+        self.sibling = sibling
+        self.estimate(width)
+
+    def estimate(self, width: int) -> None:
+        """Guess the view's height from the text until it has been laid out once."""
+        text_width = max(width - 6, 10)
+        rows = sum(len(line) // text_width + 1 for line in self.message.content.splitlines())
+        self.height = 1 + max(rows, 1) + (1 if self.message.error else 0)
+        self.margin_top = 0
+        self.margin_bottom = 1
+
+
+class ChatLog(VerticalScroll, can_focus=False):
+    """The messages of the active path, newest at the bottom."""
+
+    DEFAULT_CSS = """
+    ChatLog {
+        height: 1fr;
+        scrollbar-gutter: stable;
+    }
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        id: str | None = None,  # noqa: A002 - Textual's own parameter name
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._entries: list[_Entry] = []
+        self._check_pending = False
+        self._keep: tuple[int, int, float] | None = None
+        """While not following: the entry at the top of the view, the offset into it, and the
+        scroll position then (if the user scrolled since, their position wins)."""
+        self._width = 0
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def message_count(self) -> int:
+        """How many messages the log holds (mounted or not)."""
+        return len(self._entries)
+
+    @property
+    def views(self) -> list[MessageView]:
+        """The message views mounted right now, top to bottom."""
+        return [child for child in self.children if isinstance(child, MessageView)]
+
+    @property
+    def following(self) -> bool:
+        """True while the log keeps the newest text in view."""
+        return self.is_anchored and not self._anchor_released
+
+    def view_for(self, message_id: int) -> MessageView | None:
+        """The mounted view of a message, if it is mounted."""
+        for entry in self._entries:
+            if entry.message.id == message_id and isinstance(entry.widget, MessageView):
+                return entry.widget
+        return None
+
+    async def set_messages(
+        self,
+        messages: Sequence[Message],
+        siblings: Mapping[int, tuple[int, int]] | None = None,
+    ) -> None:
+        """Show a whole path, following the bottom; only its newest messages get mounted."""
+        siblings = siblings or {}
+        width = self.size.width or self.app.size.width
+        entries = [_Entry(message, siblings.get(message.id, (1, 1)), width) for message in messages]
+        budget = max(self.size.height or self.app.size.height, 10) * OPEN_SCREENS
+        first_mounted = len(entries)
+        while first_mounted > 0 and budget > 0:
+            first_mounted -= 1
+            budget -= entries[first_mounted].height + 1
+        widgets: list[Widget] = []
+        if first_mounted:
+            spacer = Spacer(0, first_mounted)
+            spacer.set_run(*run_box(entries[:first_mounted]))
+            widgets.append(spacer)
+        for index in range(first_mounted, len(entries)):
+            widgets.append(self._build(entries, index))
+        self._entries = entries
+        self._keep = None
+        with self.app.batch_update():
+            await self.remove_children()
+            if widgets:
+                await self.mount_all(widgets)
+        self.anchor()
+        self._request_check()
+
+    async def add_message(
+        self, message: Message, sibling: tuple[int, int] = (1, 1), *, streaming: bool = False
+    ) -> MessageView:
+        """Append a message; a ``streaming`` one stays mounted until ``finish_streaming``."""
+        entry = _Entry(message, sibling, self.size.width)
+        entry.pinned = streaming
+        self._entries.append(entry)
+        view = self._build(self._entries, len(self._entries) - 1)
+        await self.mount(view)
+        self._request_check()
+        return view
+
+    async def finish_streaming(self, message: Message) -> None:
+        """End a streamed message with its final state (status, usage, latency, error).
+
+        Its view does one clean final parse; from then on it may be folded like the others.
+        """
+        for entry in self._entries:
+            if entry.message.id == message.id:
+                if isinstance(entry.widget, MessageView):
+                    await entry.widget.finish(message)
+                    message = entry.widget.message
+                entry.message = message
+                entry.pinned = False
+        self._request_check()
+
+    def update_message(self, message: Message, sibling: tuple[int, int] | None = None) -> None:
+        """Show new fields (status, usage, siblings) of a message already in the log."""
+        for entry in self._entries:
+            if entry.message.id == message.id:
+                entry.message = message
+                if sibling is not None:
+                    entry.sibling = sibling
+                if isinstance(entry.widget, MessageView):
+                    entry.widget.sibling = entry.sibling
+                    entry.widget.update_message(message)
+
+    def follow(self) -> None:
+        """Jump to the bottom and follow new text again."""
+        self.anchor()
+
+    # ------------------------------------------------------------------ folding
+
+    def _build(self, entries: Sequence[_Entry], index: int) -> MessageView:
+        entry = entries[index]
+        view = MessageView(entry.message, sibling=entry.sibling)
+        entry.widget = view
+        entry.measured = False
+        return view
+
+    def on_mount(self) -> None:
+        self.screen.screen_layout_refresh_signal.subscribe(self, self._on_layout_refreshed)
+
+    def on_resize(self) -> None:
+        width = self.size.width
+        if width != self._width:
+            # Heights measured at another width no longer hold: guess again until remeasured.
+            self._width = width
+            for entry in self._entries:
+                if entry.widget is None:
+                    entry.estimate(width)
+        self._request_check()
+
+    def _on_layout_refreshed(self, screen: Screen[Any]) -> None:
+        self._request_check()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._request_check()
+
+    def _request_check(self) -> None:
+        if not self._check_pending:
+            self._check_pending = True
+            self.call_after_refresh(self._check_viewport)
+
+    async def _check_viewport(self) -> None:
+        """Mount the messages near the viewport, fold those far from it."""
+        self._check_pending = False
+        entries = self._entries
+        if not self.is_attached or not entries:
+            return
+        for entry in entries:
+            if entry.widget is not None:
+                entry.measure()
+        height = self.scrollable_content_region.height
+        top = round(self.scroll_y)
+        self._restore_position(entries)
+        wanted = plan(entries, top, top + height, max(height, 10))
+        self._limit_mounts(entries, wanted, top + height // 2)
+        if not self.following:
+            positions = tops(entries)
+            first = next(
+                (index for index, y in enumerate(positions) if y + entries[index].height > top),
+                None,
+            )
+            self._keep = None if first is None else (first, top - positions[first], self.scroll_y)
+        if await reconcile(self, entries, wanted, lambda index: self._build(entries, index)):
+            self._request_check()
+
+    @staticmethod
+    def _limit_mounts(entries: Sequence[_Entry], wanted: list[bool], middle: int) -> None:
+        """Keep only the ``MOUNT_PER_FRAME`` new mounts nearest the middle of the view."""
+        new = [index for index, want in enumerate(wanted) if want and entries[index].widget is None]
+        if len(new) <= MOUNT_PER_FRAME:
+            return
+        positions = tops(entries)
+        new.sort(key=lambda index: abs(positions[index] + entries[index].height // 2 - middle))
+        for index in new[MOUNT_PER_FRAME:]:
+            wanted[index] = False
+
+    def _restore_position(self, entries: Sequence[_Entry]) -> None:
+        """Scroll so the entry that was at the top stays put after heights above it changed."""
+        if self._keep is None or self.following:
+            return
+        index, offset, scroll_y = self._keep
+        if index >= len(entries) or scroll_y != self.scroll_y:
+            return
+        wanted_y = tops(entries)[index] + offset
+        if abs(wanted_y - self.scroll_y) >= 1:
+            self.scroll_to(y=wanted_y, animate=False, immediate=True, release_anchor=False)

@@ -1,0 +1,356 @@
+"""One message of a conversation: header, reasoning, body, error, sibling navigator.
+
+The view never calls a service: it shows a ``Message`` and posts what the user asked for
+(``CopyRequested``, ``SiblingRequested``, ``RegenerateRequested``, ``EditRequested``) up to the
+screen. A reply being streamed is fed with ``append_text`` / ``append_reasoning`` and closed
+with ``finish``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import ClassVar
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.errors import NoWidget
+from textual.message import Message as TextualMessage
+from textual.style import Style
+from textual.widget import Widget
+from textual.widgets import Collapsible, Static
+from textual.widgets._markdown import MarkdownFence
+
+from tui.domain import Message, MessageStatus, Role, Usage
+from tui.widgets.streaming_markdown import StreamingMarkdown
+
+_STATUS_NOTES = {
+    MessageStatus.STREAMING: "writing…",
+    MessageStatus.CANCELLED: "stopped",
+    MessageStatus.INCOMPLETE: "cut short",
+    MessageStatus.INTERRUPTED: "interrupted",
+    MessageStatus.FAILED: "failed",
+}
+
+
+def header_content(message: Message, sibling: tuple[int, int]) -> Content:
+    """The header line: who, when, usage and latency, status, and the sibling navigator."""
+    parts: list[tuple[str, str | Style] | str] = []
+    if message.role is Role.USER:
+        parts.append(("You", "bold $text-accent"))
+    elif message.role is Role.SYSTEM:
+        parts.append(("System", "bold $text-warning"))
+    else:
+        parts.append((message.model or "Assistant", "bold $text-primary"))
+    details = [message.created_at.strftime("%H:%M")]
+    if message.input_tokens is not None or message.output_tokens is not None:
+        usage = f"in {message.input_tokens or 0:,} · out {message.output_tokens or 0:,}"
+        if message.reasoning_tokens:
+            usage += f" (reasoning {message.reasoning_tokens:,})"
+        details.append(usage)
+    if message.latency_ms is not None:
+        details.append(f"first token {message.latency_ms / 1000:.1f} s")
+    if message.duration_ms is not None:
+        details.append(f"total {message.duration_ms / 1000:.1f} s")
+    parts.append(("  " + " · ".join(details), "$text-muted"))
+    note = _STATUS_NOTES.get(message.status)
+    if note:
+        color = "$text-error" if message.status is MessageStatus.FAILED else "$text-warning"
+        parts.append((f"  {note}", color))
+    position, count = sibling
+    if count > 1:
+        parts.append("  ")
+        parts.append(("◀", Style.from_meta({"@click": "sibling(-1)"})))
+        parts.append((f" {position}/{count} ", "$text-muted"))
+        parts.append(("▶", Style.from_meta({"@click": "sibling(1)"})))
+    return Content.assemble(*parts)
+
+
+class MessageHeader(Static):
+    """The header line; its ◀ ▶ links ask the message view for a sibling."""
+
+    def action_sibling(self, direction: int) -> None:
+        """Forward a click on ◀ or ▶."""
+        view = self.query_ancestor(MessageView)
+        view.request_sibling(direction)
+
+
+class MessageView(Widget, can_focus=True):
+    """One message, as the conversation shows it."""
+
+    DEFAULT_CSS = """
+    MessageView {
+        height: auto;
+        padding: 0 1;
+        margin: 0 0 1 0;
+        &:focus { background: $boost; }
+        &.-user { background: $primary 8%; }
+        & > MessageHeader { height: 1; padding: 0 1; }
+        & > .body { height: auto; padding: 0 1; }
+        & > .error { color: $text-error; background: $error 10%; padding: 0 1; height: auto; }
+        & > Collapsible { margin: 0; padding: 0; border-top: none; background: transparent; }
+        & MarkdownFence.-selected { outline: round $accent; }
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "copy_message", "Copy", id="message.copy"),
+        Binding("right_square_bracket", "select_code(1)", "Next code", id="message.next_code"),
+        Binding("left_square_bracket", "select_code(-1)", "Prev code", show=False),
+        Binding("y", "copy_code", "Copy code", id="message.copy_code"),
+        Binding("r", "regenerate", "Regenerate", id="message.regenerate"),
+        Binding("e", "edit", "Edit", id="message.edit"),
+        Binding("left", "sibling(-1)", "Prev branch", show=False),
+        Binding("right", "sibling(1)", "Next branch", show=False),
+    ]
+
+    class CopyRequested(TextualMessage):
+        """The user asked to copy the message or one of its code blocks."""
+
+        def __init__(self, view: MessageView, text: str, code_block: int | None = None) -> None:
+            super().__init__()
+            self.view = view
+            self.text = text
+            self.code_block = code_block
+            """Index of the code block copied, or ``None`` for the whole message."""
+
+        @property
+        def control(self) -> MessageView:
+            return self.view
+
+    class SiblingRequested(TextualMessage):
+        """The user asked for the previous (-1) or next (+1) branch at this message."""
+
+        def __init__(self, message_id: int, direction: int) -> None:
+            super().__init__()
+            self.message_id = message_id
+            self.direction = direction
+
+    class RegenerateRequested(TextualMessage):
+        """The user asked for another answer in place of this assistant message."""
+
+        def __init__(self, message_id: int) -> None:
+            super().__init__()
+            self.message_id = message_id
+
+    class EditRequested(TextualMessage):
+        """The user asked to edit and resend this user message."""
+
+        def __init__(self, message_id: int, text: str) -> None:
+            super().__init__()
+            self.message_id = message_id
+            self.text = text
+
+    def __init__(
+        self,
+        message: Message,
+        *,
+        sibling: tuple[int, int] = (1, 1),
+        id: str | None = None,  # noqa: A002 - Textual's own parameter name
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.message = message
+        """The message shown; updated as a streamed reply progresses."""
+        self.sibling = sibling
+        """1-based position among its siblings, and how many there are."""
+        self.selected_code: int | None = None
+        """The code block picked with ``[`` / ``]`` or a click, copied with ``y``."""
+        self._answer_started = bool(message.content)
+        self._reasoning: StreamingMarkdown | None = None
+        self._collapsible: Collapsible | None = None
+        self._error: Static | None = None
+        self._body: StreamingMarkdown | Static = (
+            StreamingMarkdown(message.content, classes="body")
+            if message.role is Role.ASSISTANT
+            else Static(Content(message.content), classes="body")
+        )
+        self.set_class(message.role is Role.USER, "-user")
+
+    # ------------------------------------------------------------------ composition
+
+    def compose(self) -> ComposeResult:
+        message = self.message
+        yield MessageHeader(header_content(message, self.sibling))
+        if message.reasoning:
+            yield self._make_reasoning(message.reasoning, collapsed=True)
+        yield self._body
+        if message.error:
+            self._error = Static(Content(message.error), classes="error")
+            yield self._error
+
+    def _make_reasoning(self, text: str, collapsed: bool) -> Collapsible:
+        self._reasoning = StreamingMarkdown(text, classes="reasoning")
+        self._collapsible = Collapsible(self._reasoning, title="Reasoning", collapsed=collapsed)
+        return self._collapsible
+
+    @property
+    def body(self) -> StreamingMarkdown | Static:
+        """The widget showing the message text."""
+        return self._body
+
+    @property
+    def reasoning_collapsible(self) -> Collapsible | None:
+        """The reasoning block, if the message has reasoning."""
+        return self._collapsible
+
+    @property
+    def text(self) -> str:
+        """The message text as received so far."""
+        body = self.body
+        return body.text if isinstance(body, StreamingMarkdown) else self.message.content
+
+    @property
+    def code_blocks(self) -> list[str]:
+        """The code of each code block of the answer."""
+        body = self.body
+        return body.code_blocks if isinstance(body, StreamingMarkdown) else []
+
+    # ------------------------------------------------------------------ streaming
+
+    async def append_reasoning(self, text: str) -> None:
+        """Add reasoning text; the reasoning block is open while it streams."""
+        if self._reasoning is None:
+            collapsible = self._make_reasoning("", collapsed=self._answer_started)
+            await self.mount(collapsible, after=self.query_one(MessageHeader))
+        assert self._reasoning is not None
+        self._reasoning.append(text)
+
+    def append_text(self, text: str) -> None:
+        """Add answer text; the first of it closes the reasoning block."""
+        if not self._answer_started and text:
+            self._answer_started = True
+            if self._collapsible is not None:
+                self._collapsible.collapsed = True
+        body = self.body
+        if isinstance(body, StreamingMarkdown):
+            body.append(text)
+
+    def set_usage(self, usage: Usage) -> None:
+        """Show token counts as soon as the provider reports them."""
+        self.update_message(
+            replace(
+                self.message,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
+                cached_tokens=usage.cached_tokens,
+            )
+        )
+
+    async def finish(self, message: Message | None = None) -> None:
+        """End the stream: one clean parse, and the final header (status, usage, latency)."""
+        if self._reasoning is not None:
+            await self._reasoning.finish()
+        body = self.body
+        if isinstance(body, StreamingMarkdown):
+            await body.finish()
+        if message is not None:
+            self.update_message(replace(message, content=self.text))
+            if message.error:
+                await self.show_error(message.error)
+
+    def update_message(self, message: Message) -> None:
+        """Show new header fields (status, usage, model) for the same message."""
+        self.message = message
+        if self.is_mounted:
+            self.query_one(MessageHeader).update(header_content(message, self.sibling))
+
+    def set_sibling(self, position: int, count: int) -> None:
+        """Show where this message sits among its siblings."""
+        self.sibling = (position, count)
+        self.update_message(self.message)
+
+    async def show_error(self, text: str, hint: str = "") -> None:
+        """Show an error under the message, with what to do about it."""
+        content = Content(text) if not hint else Content.assemble(text, "\n", (hint, "italic"))
+        if self._error is None:
+            self._error = Static(content, classes="error")
+            await self.mount(self._error)
+        else:
+            self._error.update(content)
+
+    # ------------------------------------------------------------------ requests
+
+    def request_sibling(self, direction: int) -> None:
+        """Ask for the previous or next sibling, if there is one that way."""
+        position, count = self.sibling
+        if count > 1 and 1 <= position + direction <= count:
+            self.post_message(self.SiblingRequested(self.message.id, direction))
+
+    def action_sibling(self, direction: int) -> None:
+        self.request_sibling(direction)
+
+    def action_copy_message(self) -> None:
+        self.post_message(self.CopyRequested(self, self.text))
+
+    def action_select_code(self, step: int) -> None:
+        count = len(self.code_blocks)
+        if not count:
+            return
+        if self.selected_code is None:
+            self.selected_code = 0 if step > 0 else count - 1
+        else:
+            self.selected_code = (self.selected_code + step) % count
+        self._mark_selected_code()
+
+    def action_copy_code(self) -> None:
+        blocks = self.code_blocks
+        if not blocks:
+            return
+        if self.selected_code is None:
+            self.selected_code = 0
+            self._mark_selected_code()
+        index = self.selected_code
+        self.post_message(self.CopyRequested(self, blocks[index], code_block=index))
+
+    def action_regenerate(self) -> None:
+        if (
+            self.message.role is Role.ASSISTANT
+            and self.message.status is not MessageStatus.STREAMING
+        ):
+            self.post_message(self.RegenerateRequested(self.message.id))
+
+    def action_edit(self) -> None:
+        if self.message.role is Role.USER:
+            self.post_message(self.EditRequested(self.message.id, self.message.content))
+
+    def _mark_selected_code(self) -> None:
+        fences = self._fences_in_order()
+        for index, fence in fences:
+            fence.set_class(index == self.selected_code, "-selected")
+            if index == self.selected_code:
+                fence.scroll_visible()
+
+    def _fences_in_order(self) -> list[tuple[int, MarkdownFence]]:
+        """Mounted code block widgets with their index among all code blocks of the answer."""
+        body = self.body
+        if not isinstance(body, StreamingMarkdown):
+            return []
+        blocks = body.code_blocks
+        result: list[tuple[int, MarkdownFence]] = []
+        start = 0
+        for fence in body.code_block_widgets():
+            for index in range(start, len(blocks)):
+                if blocks[index] == fence.code:
+                    result.append((index, fence))
+                    start = index + 1
+                    break
+        return result
+
+    @on(events.Click)
+    def _pick_code_block(self, event: events.Click) -> None:
+        """A click on a code block selects it, for ``y`` to copy."""
+        try:
+            widget: Widget | None = self.screen.get_widget_at(event.screen_x, event.screen_y)[0]
+        except NoWidget:
+            return
+        while widget is not None and widget is not self:
+            if isinstance(widget, MarkdownFence):
+                for index, fence in self._fences_in_order():
+                    if fence is widget:
+                        self.selected_code = index
+                        self._mark_selected_code()
+                return
+            widget = widget.parent if isinstance(widget.parent, Widget) else None
