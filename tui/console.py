@@ -27,12 +27,16 @@ class UsageError(Exception):
 def run_app(args: argparse.Namespace) -> int:
     """``tui-chat`` with no command: the full-screen app."""
     from tui.app import TuiApp
+    from tui.config.paths import config_file, user_themes_dir
+    from tui.config.settings import load_settings
     from tui.services.container import open_services
 
     async def factory() -> Services:
         return await open_services(config=args.config, db=args.db)
 
-    TuiApp(factory).run()
+    path = config_file(args.config)
+    settings, _ = load_settings(path)  # problems are shown once the app is up
+    TuiApp(factory, theme=settings.ui.theme, themes_dir=user_themes_dir(path)).run()
     return EXIT_OK
 
 

@@ -41,6 +41,23 @@ class Services:
         await self.store.repository.cache_models(provider, models)
         return models
 
+    def apply_settings(self, settings: Settings) -> None:
+        """Use edited settings from now on: new keys, providers and defaults."""
+        from tui.providers.catalog import ModelCatalog
+        from tui.services.routing import ProviderRegistry
+
+        catalog = ModelCatalog(settings)
+        for config in self.registry.catalog.providers():
+            if config.name not in catalog:  # keep a --base-url provider of this run
+                catalog.add_provider(config)
+        self.registry = ProviderRegistry(
+            settings, self.client, env=self.registry.env, catalog=catalog, keys=self.registry.keys
+        )
+        self.chat.router = self.registry
+        self.chat.defaults = settings.defaults
+        self.settings = settings
+        self.problems = list(catalog.problems)
+
     async def close(self) -> None:
         await self.chat.close()
         await self.client.aclose()

@@ -42,7 +42,8 @@ class ProviderRegistry:
         self.client = client
         self.env = env
         self.catalog = catalog or ModelCatalog(settings)
-        self._keys = dict(keys or {})
+        self.keys: dict[str, str] = dict(keys or {})
+        """Keys given for this run only, by provider name."""
         self._providers: dict[str, OpenAICompatibleProvider] = {}
 
     def names(self) -> list[str]:
@@ -55,8 +56,8 @@ class ProviderRegistry:
             raise ConfigurationError(str(exc)) from None
 
     def api_key(self, name: str) -> str | None:
-        if name in self._keys:
-            return self._keys[name]
+        if name in self.keys:
+            return self.keys[name]
         return resolve_api_key(self.config(name), self.settings, self.env)
 
     def has_key(self, name: str) -> bool:

@@ -75,6 +75,16 @@ class PromptInput(TextArea):
             classes=classes,
         )
 
+    class EditLastRequested(Message):
+        """Up was pressed in an empty prompt: the user wants to edit their last message."""
+
+    def action_cursor_up(self, select: bool = False) -> None:
+        """Up in an empty prompt asks to edit the last message; otherwise it moves the cursor."""
+        if not select and not self.text:
+            self.post_message(self.EditLastRequested())
+            return
+        super().action_cursor_up(select)
+
     def action_submit(self) -> None:
         """Send the text, unless it is blank."""
         if self.text.strip():

@@ -1,0 +1,291 @@
+"""The conversation screen driven with Pilot: what the screen shows and what the store keeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.fixtures import TEST_KEY
+from tests.support.script import http_error
+from tests.support.server import LoopbackServer
+from tests.ui.conftest import AppFactory, loopback_config, wait_for
+from tui.app import TuiApp
+from tui.domain import ApiMode, MessageStatus, Role
+from tui.screens.conversation import ConversationScreen
+from tui.widgets.chat_log import ChatLog
+from tui.widgets.message_view import MessageView
+from tui.widgets.prompt_input import PromptInput
+from tui.widgets.status_bar import StatusBar
+
+SIZE = (100, 36)
+LOOP_ENV = {"LOOP_KEY": TEST_KEY}
+
+
+def screen_of(app: TuiApp) -> ConversationScreen:
+    screen = app.screen
+    assert isinstance(screen, ConversationScreen)
+    return screen
+
+
+def views(app: TuiApp) -> list[MessageView]:
+    return app.screen.query_one(ChatLog).views
+
+
+async def type_and_send(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
+    prompt = pilot.app.screen.query_one(PromptInput)
+    prompt.focus()
+    await pilot.press(*text)
+    await pilot.press("enter")
+
+
+async def idle(app: TuiApp) -> None:
+    screen = screen_of(app)
+    await wait_for(lambda: app.handle.current is not None)
+    await wait_for(lambda: not screen.streaming)
+    await app.workers.wait_for_complete()
+
+
+async def stored_path(app: TuiApp) -> list:  # type: ignore[type-arg]
+    services = app.handle.current
+    assert services is not None
+    conversation = await services.store.repository.latest_conversation()
+    assert conversation is not None
+    return await services.store.repository.active_path(conversation.id)
+
+
+async def test_send_streams_the_reply_and_stores_the_turn(app_factory: AppFactory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await type_and_send(pilot, "hello there")
+        await wait_for(lambda: len(views(app)) == 2)
+        await idle(app)
+        user, answer = views(app)
+        assert user.message.role is Role.USER and user.message.content == "hello there"
+        assert "hello there" in answer.text and "```" in answer.text
+        assert app.screen.query_one(PromptInput).text == ""
+        path = await stored_path(app)
+        assert [m.status for m in path] == [MessageStatus.COMPLETE] * 2
+        assert path[1].content == answer.text
+        status = str(app.screen.query_one(StatusBar).render())
+        assert "demo" in status and "↓" in status
+        assert screen_of(app).sub_title == "hello there"
+
+
+async def test_escape_stops_the_reply_and_keeps_what_arrived(app_factory: AppFactory) -> None:
+    app = app_factory(speed=40)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await type_and_send(pilot, "/bench 2000")
+        await wait_for(lambda: len(views(app)) == 2 and len(views(app)[1].text) > 40)
+        await pilot.press("escape")
+        await idle(app)
+        path = await stored_path(app)
+        assert path[-1].status is MessageStatus.CANCELLED
+        assert 40 < len(path[-1].content) < 8000
+        assert views(app)[-1].text == path[-1].content
+        await type_and_send(pilot, "next")  # the screen is usable again
+        await wait_for(lambda: len(views(app)) == 4)
+        await idle(app)
+
+
+async def test_regenerate_adds_a_sibling_and_shows_the_switcher(app_factory: AppFactory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await type_and_send(pilot, "first")
+        await wait_for(lambda: len(views(app)) == 2)
+        await idle(app)
+        first_reply = views(app)[1].message.id
+        await pilot.press("ctrl+r")
+        await wait_for(lambda: len(views(app)) == 2 and views(app)[1].message.id != first_reply)
+        await idle(app)
+        assert views(app)[1].sibling == (2, 2)
+        views(app)[1].focus()
+        await pilot.press("left")
+        await wait_for(lambda: views(app)[1].message.id == first_reply)
+        await app.workers.wait_for_complete()
+        assert views(app)[1].sibling == (1, 2)
+        path = await stored_path(app)
+        assert path[-1].id == first_reply  # the switch is remembered
+
+
+async def test_edit_resends_as_a_new_branch(app_factory: AppFactory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await type_and_send(pilot, "one")
+        await wait_for(lambda: len(views(app)) == 2)
+        await idle(app)
+        prompt = app.screen.query_one(PromptInput)
+        prompt.focus()
+        await pilot.press("up")
+        assert prompt.text == "one"
+        prompt.load_text("")
+        await type_and_send(pilot, "uno")
+        await wait_for(lambda: len(views(app)) == 2 and views(app)[0].message.content == "uno")
+        await idle(app)
+        assert views(app)[0].sibling == (2, 2)
+        assert "uno" in views(app)[1].text
+        path = await stored_path(app)
+        assert [m.content for m in path if m.role is Role.USER] == ["uno"]
+
+
+async def test_copy_a_message_and_one_code_block(app_factory: AppFactory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await type_and_send(pilot, "show code")
+        await wait_for(lambda: len(views(app)) == 2)
+        await idle(app)
+        answer = views(app)[1]
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        assert app.clipboard == answer.text
+        answer.focus()
+        await pilot.press("right_square_bracket", "y")
+        await pilot.pause()
+        assert app.clipboard == answer.code_blocks[0]
+        assert app.clipboard and app.clipboard in answer.text
+        assert len(app.clipboard) < len(answer.text) and "```" not in app.clipboard
+
+
+async def test_attach_an_image_to_the_next_message(
+    app_factory: AppFactory, server: LoopbackServer, tmp_path: Path
+) -> None:
+    image = tmp_path / "pic.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x01" * 64)
+    app = app_factory(config=loopback_config(server), env=LOOP_ENV)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await pilot.press("ctrl+f")
+        await pilot.press(*str(image))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "pic.png" in str(app.screen.query_one("#attachments").render())
+        await type_and_send(pilot, "what is this")
+        await wait_for(lambda: len(views(app)) == 2)
+        await idle(app)
+        parts = server.requests[-1].json["messages"][-1]["content"]
+        assert [p["type"] for p in parts] == ["text", "image_url"]
+        assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+        path = await stored_path(app)
+        assert [a.name for a in path[0].attachments] == ["pic.png"]
+        assert not app.screen.query_one("#attachments").display
+
+
+async def test_a_missing_file_is_refused_with_a_message(
+    app_factory: AppFactory, tmp_path: Path
+) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await pilot.press("ctrl+f")
+        await pilot.press(*str(tmp_path / "nope.png"), "enter")
+        await pilot.pause()
+        assert screen_of(app).attachments == []
+        assert any("no such file" in n.message for n in app._notifications)
+
+
+async def test_a_rate_limit_shows_the_wait_and_keeps_the_question(
+    app_factory: AppFactory, server: LoopbackServer
+) -> None:
+    server.enqueue(
+        http_error(
+            429, "Rate limit reached", code="rate_limit_exceeded", headers=(("retry-after", "300"),)
+        )
+    )
+    app = app_factory(config=loopback_config(server), env=LOOP_ENV)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await type_and_send(pilot, "are you there")
+        await wait_for(lambda: len(views(app)) == 2)
+        await idle(app)
+        answer = views(app)[1]
+        assert answer.message.status is MessageStatus.FAILED
+        assert "300 s" in (answer.message.error or "")
+        assert views(app)[0].message.content == "are you there"
+        assert len(server.requests) == 1  # a wait over 120 s is not retried
+
+
+async def test_a_responses_only_model_switches_the_conversation(
+    app_factory: AppFactory, server: LoopbackServer
+) -> None:
+    server.enqueue(
+        http_error(
+            404,
+            "This model is only supported in v1/responses and not in v1/chat/completions.",
+            param="model",
+        )
+    )
+    app = app_factory(config=loopback_config(server, api="chat"), env=LOOP_ENV)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await type_and_send(pilot, "hi pro")
+        await wait_for(lambda: len(views(app)) == 2)
+        await idle(app)
+        services = app.handle.current
+        assert services is not None
+        conversation = await services.store.repository.latest_conversation()
+        assert conversation is not None and conversation.api_mode is ApiMode.RESPONSES
+        await pilot.press("ctrl+r")
+        await wait_for(lambda: views(app)[1].message.status is MessageStatus.COMPLETE)
+        await idle(app)
+        assert server.requests[-1].path.endswith("/responses")
+
+
+async def test_an_unusable_provider_keeps_the_prompt(app_factory: AppFactory) -> None:
+    app = app_factory(config='[defaults]\nprovider = "nowhere"\n')
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await type_and_send(pilot, "keep me")
+        await idle(app)
+        assert app.screen.query_one(PromptInput).text == "keep me"
+        assert views(app) == []
+        assert any("nowhere" in n.message for n in app._notifications)
+
+
+async def test_reasoning_shows_live_then_collapses(app_factory: AppFactory) -> None:
+    config = '[defaults]\nprovider = "demo"\nmodel = "demo-pro"\n'
+    app = app_factory(config=config)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await type_and_send(pilot, "think first")
+        await wait_for(lambda: len(views(app)) == 2)
+        await idle(app)
+        answer = views(app)[1]
+        collapsible = answer.reasoning_collapsible
+        assert collapsible is not None and collapsible.collapsed
+        assert answer.message.reasoning or (await stored_path(app))[1].reasoning
+
+
+async def test_the_thread_is_there_after_a_restart(app_factory: AppFactory, tmp_path: Path) -> None:
+    db = tmp_path / "kept.sqlite3"
+    app = app_factory(db=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await type_and_send(pilot, "remember me")
+        await wait_for(lambda: len(views(app)) == 2)
+        await idle(app)
+        before = [view.text for view in views(app)]
+    again = app_factory(db=db)
+    async with again.run_test(size=SIZE) as pilot:
+        await idle(again)
+        await wait_for(lambda: len(views(again)) == 2)
+        assert [view.text for view in views(again)] == before
+        assert screen_of(again).sub_title == "remember me"
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert views(again) == []
+
+
+async def test_no_key_opens_on_the_demo_and_says_so_once(app_factory: AppFactory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await pilot.pause()
+        notices = [n for n in app._notifications if "offline demo" in n.message.lower()]
+        assert len(notices) == 1
+        await type_and_send(pilot, "hi")
+        await idle(app)
+        notices = [n for n in app._notifications if "offline demo" in n.message.lower()]
+        assert len(notices) <= 1

@@ -1,0 +1,495 @@
+"""The conversation screen: the active path of a thread, a prompt, and the reply streaming in.
+
+Workers do every piece of I/O; the screen only turns engine events into widget calls. What the user
+typed stays in the prompt until the engine has committed it, so no error can lose it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from tui.domain import (
+    ApiMode,
+    Attachment,
+    Citation,
+    Message,
+    ReasoningDelta,
+    Role,
+    TextDelta,
+    Usage,
+)
+from tui.services.turns import (
+    ReplyFinished,
+    ReplyStarted,
+    RouteChosen,
+    TitleChanged,
+    TurnEvent,
+    UserMessageSaved,
+)
+from tui.widgets.chat_log import ChatLog
+from tui.widgets.message_view import MessageView
+from tui.widgets.path_input import PathInput
+from tui.widgets.prompt_input import PromptInput
+from tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from tui.app import ServiceHandle
+    from tui.services.container import Services
+    from tui.widgets.message_view import MessageView as View
+
+
+class ConversationScreen(Screen[None]):
+    """One conversation: browse its active path, chat, branch, copy, attach."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Stop", id="conversation.cancel"),
+        Binding("ctrl+r", "regenerate", "Regenerate", id="conversation.regenerate"),
+        Binding("ctrl+f", "attach", "Attach file", id="conversation.attach"),
+        Binding("ctrl+y", "copy_last", "Copy reply", priority=True, id="conversation.copy"),
+        Binding("ctrl+l", "focus_log", "Messages", id="conversation.focus_log"),
+    ]
+
+    streaming: reactive[bool] = reactive(False)
+    """True while a reply streams in."""
+
+    def __init__(
+        self,
+        handle: ServiceHandle,
+        *,
+        conversation_id: int | None = None,
+        open_latest: bool = True,
+    ) -> None:
+        super().__init__()
+        self.handle = handle
+        self.conversation_id = conversation_id
+        self._open_latest = open_latest and conversation_id is None
+        self.attachments: list[Attachment] = []
+        self.editing: Message | None = None
+        """The user message being edited: the next send replaces it with a new branch."""
+        self._stream_view: View | None = None
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="◆")
+        yield ChatLog(id="log")
+        with Vertical(id="composer"):
+            yield Static("", id="editing")
+            yield Static("", id="attachments")
+            yield PathInput(id="attach-path")
+            yield PromptInput(
+                id="prompt",
+                placeholder="Message: Enter sends, Ctrl+J new line, ↑ edits your last message",
+            )
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(PathInput).display = False
+        self.query_one("#editing").display = False
+        self.query_one("#attachments").display = False
+        self.query_one(PromptInput).focus()
+        self.load_conversation()
+
+    @property
+    def log_widget(self) -> ChatLog:
+        return self.query_one(ChatLog)
+
+    @property
+    def prompt(self) -> PromptInput:
+        return self.query_one(PromptInput)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    # ------------------------------------------------------------------ loading
+
+    @work(group="load", exclusive=True, exit_on_error=False)
+    async def load_conversation(self) -> None:
+        services = await self.handle.get()
+        repository = services.store.repository
+        if self._open_latest:
+            latest = await repository.latest_conversation()
+            self.conversation_id = latest.id if latest else None
+            self._open_latest = False
+        self.status.show_route(*self._route_names(services, None))
+        if self.conversation_id is None:
+            self.title, self.sub_title = "tui-chat", "New chat"
+            await self.log_widget.set_messages([])
+            return
+        conversation = await repository.get_conversation(self.conversation_id)
+        if conversation is None:
+            self.notify(f"Conversation {self.conversation_id} no longer exists.", severity="error")
+            self.conversation_id = None
+            return
+        self.title, self.sub_title = "tui-chat", conversation.title
+        path = await repository.active_path(conversation.id)
+        positions = await repository.sibling_positions(conversation.id, path)
+        await self.log_widget.set_messages(path, positions)
+        self.status.show_route(*self._route_names(services, conversation.provider, conversation))
+        last = next((m for m in reversed(path) if m.role is Role.ASSISTANT), None)
+        if last is not None:
+            self.status.show_message(last)
+
+    @staticmethod
+    def _route_names(
+        services: Services, provider: str | None, conversation: object | None = None
+    ) -> tuple[str, str, str]:
+        from tui.domain import Conversation
+
+        try:
+            if isinstance(conversation, Conversation):
+                route = services.chat.router.route(
+                    conversation.provider, conversation.model, conversation.api_mode
+                )
+            else:
+                route = services.chat.router.route(
+                    services.settings.defaults.provider,
+                    services.settings.defaults.model,
+                    services.settings.defaults.api_mode,
+                )
+        except Exception:  # an unusable default is reported when a message is sent
+            return provider or "?", "?", ""
+        return route.config.label, route.model.id, route.api.value
+
+    async def start_new_chat(self) -> None:
+        """Ctrl+N: an empty conversation; the current one stays in the history."""
+        if self.streaming:
+            self.notify("Stop the reply first (Esc).", severity="warning")
+            return
+        self.conversation_id = None
+        self._set_editing(None)
+        self.sub_title = "New chat"
+        await self.log_widget.set_messages([])
+        self.prompt.focus()
+
+    # ------------------------------------------------------------------ sending
+
+    @on(PromptInput.Submitted)
+    def send_prompt(self, event: PromptInput.Submitted) -> None:
+        text = event.text
+        if not text.strip() and not self.attachments:
+            return
+        if self.streaming:
+            self.notify("A reply is still streaming: Esc stops it.", severity="warning")
+            return
+        attachments = list(self.attachments)
+        if self.editing is not None:
+            edited = self.editing
+            self.run_turn(
+                lambda s: s.chat.edit(edited.id, text, attachments=attachments or None),
+                reset_to=edited.parent_id,
+                clear_prompt=True,
+            )
+        else:
+            conversation_id = self.conversation_id
+            self.run_turn(
+                lambda s: s.chat.send(conversation_id, text, attachments=attachments),
+                clear_prompt=True,
+            )
+
+    @work(group="stream", exclusive=True, exit_on_error=False)
+    async def run_turn(
+        self,
+        start: Callable[[Services], AsyncIterator[TurnEvent]],
+        *,
+        reset_to: int | None | bool = False,
+        clear_prompt: bool = False,
+    ) -> None:
+        """Run one turn: ``start(services)`` gives the engine's event stream."""
+        from tui.providers.errors import ProviderError
+        from tui.services.chat import ConversationNotFoundError
+
+        self.streaming = True
+        try:
+            services = await self.handle.get()
+            if reset_to is not False and self.conversation_id is not None:
+                await self._show_path(services, reset_to if isinstance(reset_to, int) else None)
+            await self._consume(services, start(services), clear_prompt)
+        except (ProviderError, ConversationNotFoundError, ValueError) as exc:
+            self.notify(str(exc), title="Not sent", severity="error", timeout=10)
+        except asyncio.CancelledError:
+            await self._after_cancel()
+            raise
+        except Exception as exc:  # the store failed mid-turn: say so, keep the app alive
+            self.notify(f"{type(exc).__name__}: {exc}", title="Not sent", severity="error")
+        finally:
+            self.streaming = False
+            self._stream_view = None
+
+    async def _show_path(self, services: Services, leaf: int | None) -> None:
+        assert self.conversation_id is not None
+        repository = services.store.repository
+        path = await repository.active_path(self.conversation_id, leaf) if leaf else []
+        positions = await repository.sibling_positions(self.conversation_id, path)
+        await self.log_widget.set_messages(path, positions)
+
+    async def _consume(
+        self, services: Services, events: AsyncIterator[TurnEvent], clear_prompt: bool
+    ) -> None:
+        log = self.log_widget
+        repository = services.store.repository
+        view: View | None = None
+        started = time.monotonic()
+        tokens = 0
+        async for event in events:
+            if isinstance(event, TextDelta):
+                assert view is not None
+                view.append_text(event.text)
+                tokens += 1
+                self.status.show_speed(tokens, time.monotonic() - started)
+            elif isinstance(event, ReasoningDelta):
+                assert view is not None
+                await view.append_reasoning(event.text)
+            elif isinstance(event, Usage):
+                if view is not None:
+                    view.set_usage(event)
+            elif isinstance(event, UserMessageSaved):
+                self.conversation_id = event.message.conversation_id
+                if clear_prompt:
+                    self.prompt.clear()
+                    self.attachments.clear()
+                    self._show_attachments()
+                    self._set_editing(None)
+                positions = await repository.sibling_positions(
+                    event.message.conversation_id, [event.message]
+                )
+                await log.add_message(event.message, positions[event.message.id])
+            elif isinstance(event, RouteChosen):
+                route = services.registry.config(event.provider)
+                self.status.show_route(route.label, event.model, event.api.value)
+            elif isinstance(event, ReplyStarted):
+                started = time.monotonic()
+                positions = await repository.sibling_positions(
+                    event.message.conversation_id, [event.message]
+                )
+                view = await log.add_message(
+                    event.message, positions[event.message.id], streaming=True
+                )
+                self._stream_view = view
+            elif isinstance(event, ReplyFinished):
+                await self._finish_view(services, view, event)
+            elif isinstance(event, TitleChanged):
+                self.sub_title = event.title
+            elif isinstance(event, Citation):
+                continue
+
+    async def _finish_view(
+        self, services: Services, view: View | None, event: ReplyFinished
+    ) -> None:
+        message = event.message
+        log = self.log_widget
+        positions = await services.store.repository.sibling_positions(
+            message.conversation_id, [message]
+        )
+        if view is None:  # failed before anything arrived
+            view = await log.add_message(message, positions[message.id])
+        else:
+            await view.finish(message)
+        await log.finish_streaming(message)
+        log.update_message(message, positions[message.id])
+        self.status.show_message(message)
+        if event.error is not None:
+            await self._act_on(services, event.error)
+
+    async def _act_on(self, services: Services, error: object) -> None:
+        """Do what an error suggests: open settings, switch API, or say how long to wait."""
+        from tui.providers.errors import Action, ProviderError
+
+        assert isinstance(error, ProviderError)
+        if error.action is Action.OPEN_SETTINGS:
+            self.open_settings(focus_provider=error.provider)
+        elif error.action is Action.USE_RESPONSES and self.conversation_id is not None:
+            await services.store.repository.update_conversation(
+                self.conversation_id, api_mode=ApiMode.RESPONSES
+            )
+            self.notify(
+                "This conversation now uses the Responses API: Ctrl+R answers again.",
+                title="Switched API",
+            )
+        elif error.action is Action.RETRY_LATER:
+            self.notify(str(error), title="Rate limited", severity="warning", timeout=10)
+
+    async def _after_cancel(self) -> None:
+        """Show the partial reply as the engine stored it: cancelled, text kept."""
+        view = self._stream_view
+        services = self.handle.current
+        if view is None or services is None:
+            return
+        stored = await services.store.repository.get_message(view.message.id)
+        if stored is not None:
+            await view.finish(stored)
+            await self.log_widget.finish_streaming(stored)
+            self.status.show_message(stored)
+
+    def action_cancel(self) -> None:
+        if self.streaming:
+            self.workers.cancel_group(self, "stream")
+        elif self.query_one(PathInput).display:
+            self._close_attach()
+        elif self.editing is not None:
+            self._set_editing(None)
+            self.prompt.clear()
+
+    # ------------------------------------------------------------------ branches
+
+    @on(MessageView.RegenerateRequested)
+    def regenerate_message(self, event: MessageView.RegenerateRequested) -> None:
+        event.stop()
+        self._regenerate(event.message_id)
+
+    def action_regenerate(self) -> None:
+        last = self._last(Role.ASSISTANT)
+        if last is not None:
+            self._regenerate(last.id)
+
+    def _regenerate(self, message_id: int) -> None:
+        if self.streaming:
+            return
+        view = self.log_widget.view_for(message_id)
+        parent = view.message.parent_id if view is not None else None
+        self.run_turn(lambda s: s.chat.regenerate(message_id), reset_to=parent)
+
+    @on(MessageView.EditRequested)
+    def edit_message(self, event: MessageView.EditRequested) -> None:
+        event.stop()
+        view = self.log_widget.view_for(event.message_id)
+        if view is not None and view.message.role is Role.USER:
+            self._set_editing(view.message)
+
+    def action_edit_last(self) -> None:
+        last = self._last(Role.USER)
+        if last is not None:
+            self._set_editing(last)
+
+    def _set_editing(self, message: Message | None) -> None:
+        self.editing = message
+        label = self.query_one("#editing", Static)
+        label.display = message is not None
+        if message is not None:
+            label.update("Editing your message: Enter sends it as a new branch, Esc cancels.")
+            self.prompt.load_text(message.content)
+            self.prompt.focus()
+
+    @on(PromptInput.EditLastRequested)
+    def edit_last_from_prompt(self, event: PromptInput.EditLastRequested) -> None:
+        event.stop()
+        if not self.streaming:
+            self.action_edit_last()
+
+    @on(MessageView.SiblingRequested)
+    def switch_sibling(self, event: MessageView.SiblingRequested) -> None:
+        event.stop()
+        if not self.streaming:
+            self._switch_branch(event.message_id, event.direction)
+
+    @work(group="load", exclusive=True, exit_on_error=False)
+    async def _switch_branch(self, message_id: int, direction: int) -> None:
+        services = await self.handle.get()
+        repository = services.store.repository
+        siblings = await repository.siblings(message_id)
+        index = next(i for i, m in enumerate(siblings) if m.id == message_id) + direction
+        if not 0 <= index < len(siblings) or self.conversation_id is None:
+            return
+        path = await repository.switch_to_branch(siblings[index].id)
+        positions = await repository.sibling_positions(self.conversation_id, path)
+        await self.log_widget.set_messages(path, positions)
+        target = self.log_widget.view_for(siblings[index].id)
+        if target is not None:
+            target.focus()
+
+    def _last(self, role: Role) -> Message | None:
+        for view in reversed(self.log_widget.views):
+            if view.message.role is role:
+                return view.message
+        return None
+
+    # ------------------------------------------------------------------ copy
+
+    @on(MessageView.CopyRequested)
+    def copy_text(self, event: MessageView.CopyRequested) -> None:
+        event.stop()
+        self.app.copy_to_clipboard(event.text)
+        what = "code block" if event.code_block is not None else "message"
+        self.notify(f"Copied the {what} ({len(event.text)} characters).", timeout=3)
+
+    def action_copy_last(self) -> None:
+        for view in reversed(self.log_widget.views):
+            if view.message.role is Role.ASSISTANT:
+                view.action_copy_message()
+                return
+
+    def action_focus_log(self) -> None:
+        views = self.log_widget.views
+        if views:
+            views[-1].focus()
+
+    # ------------------------------------------------------------------ attachments
+
+    def action_attach(self) -> None:
+        path_input = self.query_one(PathInput)
+        path_input.display = True
+        path_input.focus()
+
+    def _close_attach(self) -> None:
+        path_input = self.query_one(PathInput)
+        path_input.value = ""
+        path_input.display = False
+        self.prompt.focus()
+
+    @on(Input.Submitted, "#attach-path")
+    def attach_path(self, event: Input.Submitted) -> None:
+        from tui.services.attachments import AttachmentError, read_attachment
+
+        if not event.value.strip():
+            self._close_attach()
+            return
+        try:
+            attachment = read_attachment(event.value.strip())
+        except AttachmentError as exc:
+            self.notify(str(exc), title="Not attached", severity="error")
+            return
+        self.attachments.append(attachment)
+        self._show_attachments()
+        self._close_attach()
+
+    def _show_attachments(self) -> None:
+        bar = self.query_one("#attachments", Static)
+        bar.display = bool(self.attachments)
+        names = "  ".join(f"📎 {a.name} ({_size(len(a.data or b''))})" for a in self.attachments)
+        bar.update(f"{names}   [dim](sent with the next message; Ctrl+F adds more)[/]")
+
+    # ------------------------------------------------------------------ settings
+
+    def open_settings(self, focus_provider: str | None = None) -> None:
+        """Open the settings, optionally on one provider's key."""
+        self._open_settings(focus_provider)
+
+    @work(group="settings", exclusive=True, exit_on_error=False)
+    async def _open_settings(self, focus_provider: str | None) -> None:
+        from tui.screens.settings_flow import edit_settings
+
+        services = await self.handle.get()
+        changed = await edit_settings(self.app, services, focus_provider)
+        if changed:
+            self.status.show_route(*self._route_names(services, None))
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if count < 1024:
+            return f"{count:.0f} {unit}"
+        count = count / 1024  # type: ignore[assignment]
+    return f"{count:.0f} GB"
