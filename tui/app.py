@@ -59,6 +59,12 @@ class ServiceHandle:
         return self._services
 
 
+def _import_service_modules() -> None:
+    import tui.providers.openai_compat  # noqa: F401
+    import tui.services.container  # noqa: F401
+    import tui.store.db  # noqa: F401
+
+
 class TuiApp(App[None]):
     """tui-chat."""
 
@@ -94,7 +100,8 @@ class TuiApp(App[None]):
 
     def on_mount(self) -> None:
         self._register_themes()
-        self.open_services()
+        # The first frame is drawn before any database or network module is even imported.
+        self.call_after_refresh(self.open_services)
 
     def _register_themes(self) -> None:
         """Bundled and user themes; a broken file is reported once, never fatal."""
@@ -150,6 +157,8 @@ class TuiApp(App[None]):
         from tui.store.errors import StoreError
 
         try:
+            # Importing SQLAlchemy and httpx takes a few hundred ms: do it off the event loop.
+            await asyncio.to_thread(_import_service_modules)
             services = await self.services_factory()
         except (StoreError, ConfigurationError) as exc:
             self.handle.fail(str(exc))
