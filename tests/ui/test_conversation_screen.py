@@ -289,3 +289,30 @@ async def test_no_key_opens_on_the_demo_and_says_so_once(app_factory: AppFactory
         await idle(app)
         notices = [n for n in app._notifications if "offline demo" in n.message.lower()]
         assert len(notices) <= 1
+
+
+async def test_a_missing_key_opens_settings_on_that_provider(
+    app_factory: AppFactory, server: LoopbackServer
+) -> None:
+    from tui.screens.settings import SettingsScreen
+
+    app = app_factory(config=loopback_config(server), env={})  # LOOP_KEY is not set
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await type_and_send(pilot, "hello?")
+        await wait_for(lambda: isinstance(app.screen, SettingsScreen))
+        settings_screen = app.screen
+        assert isinstance(settings_screen, SettingsScreen)
+        from tui.screens.settings_providers import ProviderForm
+
+        focused = app.focused
+        assert focused is not None and focused.has_class("key-input")
+        form = next(a for a in focused.ancestors if isinstance(a, ProviderForm))
+        assert form.config.name == "loop"
+        assert server.requests == []  # nothing was sent without a key
+        await pilot.press("escape")
+        await wait_for(lambda: isinstance(app.screen, ConversationScreen))
+        user, answer = views(app)
+        assert user.message.content == "hello?"
+        assert answer.message.status is MessageStatus.FAILED
+        assert "LOOP_KEY" in (answer.message.error or "")
