@@ -10,6 +10,8 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -17,11 +19,17 @@ from tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.domain import ApiMode, Attachment, ReasoningDelta, TextDelta
 
 if TYPE_CHECKING:
+    from tui.domain import ModelInfo
     from tui.services.container import Services
+    from tui.services.turns import TurnOptions
 
 
 class UsageError(Exception):
     """Bad input on the command line: reported as one line, exit 2."""
+
+
+class CommandError(Exception):
+    """The provider or the database failed: reported as one line, exit 1."""
 
 
 def run_app(args: argparse.Namespace) -> int:
@@ -55,14 +63,18 @@ def run_command(args: argparse.Namespace) -> int:
     except UsageError as exc:
         _error(str(exc))
         return EXIT_USAGE
+    except CommandError as exc:
+        _error(str(exc))
+        return EXIT_FAILED
 
 
 def _error(message: str, stream: TextIO | None = None) -> None:
     print(f"tui-chat: error: {message}", file=stream or sys.stderr)
 
 
-async def _open(args: argparse.Namespace, **kwargs: object) -> Services | None:
-    """Open the services, or say in one line why not."""
+@asynccontextmanager
+async def opened(args: argparse.Namespace, **kwargs: object) -> AsyncIterator[Services]:
+    """The services for one command, closed afterwards; a failure to open is a CommandError."""
     from tui.providers.errors import ConfigurationError
     from tui.services.container import open_services
     from tui.store.errors import StoreError
@@ -70,11 +82,15 @@ async def _open(args: argparse.Namespace, **kwargs: object) -> Services | None:
     try:
         services = await open_services(config=args.config, db=args.db, **kwargs)  # type: ignore[arg-type]
     except (StoreError, ConfigurationError) as exc:
-        _error(str(exc))
-        return None
+        raise CommandError(str(exc)) from None
     for problem in services.problems:
         print(f"tui-chat: warning: {problem}", file=sys.stderr)
-    return services
+    try:
+        yield services
+    except LookupError as exc:  # a conversation or message id that does not exist
+        raise CommandError(f"{exc} (see 'tui-chat list')") from None
+    finally:
+        await services.close()
 
 
 # ---------------------------------------------------------------------------------------- ask
@@ -110,10 +126,7 @@ async def _ask(args: argparse.Namespace) -> int:
 
     prompt = _read_prompt(args)
     attachments = [read_attachment(item) for item in args.attach]
-    services = await _open(args, base_url=args.base_url, api_key=args.api_key)
-    if services is None:
-        return EXIT_FAILED
-    try:
+    async with opened(args, base_url=args.base_url, api_key=args.api_key) as services:
         conversation_id: int | None = args.conversation
         if args.continue_:
             latest = await services.store.repository.latest_conversation()
@@ -135,17 +148,6 @@ async def _ask(args: argparse.Namespace) -> int:
             stream=not args.no_stream,
         )
         return await _stream_reply(services, conversation_id, prompt, attachments, options, args)
-    except UsageError:
-        raise
-    except _ProviderFailure as exc:
-        _error(str(exc))
-        return EXIT_FAILED
-    finally:
-        await services.close()
-
-
-class _ProviderFailure(Exception):
-    pass
 
 
 async def _stream_reply(
@@ -153,13 +155,12 @@ async def _stream_reply(
     conversation_id: int | None,
     prompt: str,
     attachments: list[Attachment],
-    options: object,
+    options: TurnOptions,
     args: argparse.Namespace,
 ) -> int:
     from tui.providers.errors import ProviderError
-    from tui.services.turns import ReplyFinished, TurnOptions
+    from tui.services.turns import ReplyFinished
 
-    assert isinstance(options, TurnOptions)
     out = sys.stdout
     last = "\n"
     reasoning_open = False
@@ -183,11 +184,11 @@ async def _stream_reply(
                     out.write("\n")
                     out.flush()
                 if event.error is not None:
-                    raise _ProviderFailure(str(event.error))
+                    raise CommandError(str(event.error))
                 if event.message.status.value == "incomplete":
                     print("tui-chat: note: the reply was cut short (token limit)", file=sys.stderr)
     except ProviderError as exc:  # routing problems: unknown provider or model
-        raise _ProviderFailure(str(exc)) from exc
+        raise CommandError(str(exc)) from exc
     return EXIT_OK
 
 
@@ -195,15 +196,10 @@ async def _stream_reply(
 
 
 async def _list(args: argparse.Namespace) -> int:
-    services = await _open(args)
-    if services is None:
-        return EXIT_FAILED
-    try:
+    async with opened(args) as services:
         conversations = await services.store.repository.list_conversations(
             limit=args.limit, archived=args.archived
         )
-    finally:
-        await services.close()
     if args.json:
         rows = [
             {
@@ -232,28 +228,15 @@ async def _list(args: argparse.Namespace) -> int:
 async def _show(args: argparse.Namespace) -> int:
     from tui.services.export import export_markdown
 
-    services = await _open(args)
-    if services is None:
-        return EXIT_FAILED
-    try:
+    async with opened(args) as services:
         text = await export_markdown(services.store.repository, args.id, whole_tree=args.tree)
-    except LookupError as exc:
-        _error(f"{exc} (see 'tui-chat list')")
-        return EXIT_FAILED
-    finally:
-        await services.close()
     sys.stdout.write(text)
     return EXIT_OK
 
 
 async def _search(args: argparse.Namespace) -> int:
-    services = await _open(args)
-    if services is None:
-        return EXIT_FAILED
-    try:
+    async with opened(args) as services:
         hits = await services.store.repository.search(" ".join(args.text), limit=args.limit)
-    finally:
-        await services.close()
     if not hits:
         print("No matches.", file=sys.stderr)
         return EXIT_OK
@@ -266,25 +249,16 @@ async def _search(args: argparse.Namespace) -> int:
 async def _export(args: argparse.Namespace) -> int:
     from tui.services.export import export_json, export_markdown
 
-    services = await _open(args)
-    if services is None:
-        return EXIT_FAILED
-    try:
+    async with opened(args) as services:
         if args.format == "json":
             text = await export_json(services.store.repository, args.id) + "\n"
         else:
             text = await export_markdown(services.store.repository, args.id, whole_tree=args.tree)
-    except LookupError as exc:
-        _error(f"{exc} (see 'tui-chat list')")
-        return EXIT_FAILED
-    finally:
-        await services.close()
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
         except OSError as exc:
-            _error(f"cannot write {args.output}: {exc.strerror}")
-            return EXIT_FAILED
+            raise CommandError(f"cannot write {args.output}: {exc.strerror}") from None
         print(f"Exported conversation {args.id} to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -298,16 +272,11 @@ async def _import(args: argparse.Namespace) -> int:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {args.file}: {exc}") from None
-    services = await _open(args)
-    if services is None:
-        return EXIT_FAILED
-    try:
-        conversation = await import_json(services.store.repository, text)
-    except ImportFormatError as exc:
-        _error(f"{args.file}: {exc}")
-        return EXIT_FAILED
-    finally:
-        await services.close()
+    async with opened(args) as services:
+        try:
+            conversation = await import_json(services.store.repository, text)
+        except ImportFormatError as exc:
+            raise CommandError(f"{args.file}: {exc}") from None
     print(f"Imported as conversation {conversation.id}: {conversation.title}")
     return EXIT_OK
 
@@ -315,12 +284,9 @@ async def _import(args: argparse.Namespace) -> int:
 async def _models(args: argparse.Namespace) -> int:
     from tui.providers.errors import ProviderError
 
-    services = await _open(args)
-    if services is None:
-        return EXIT_FAILED
-    try:
+    async with opened(args) as services:
         names = [args.provider] if args.provider else services.registry.names()
-        rows = []
+        rows: list[tuple[str, ModelInfo]] = []
         for name in names:
             try:
                 models = (
@@ -329,12 +295,8 @@ async def _models(args: argparse.Namespace) -> int:
                     else services.registry.models(name)
                 )
             except ProviderError as exc:
-                _error(f"{name}: {exc}")
-                return EXIT_FAILED
-            for model in models:
-                rows.append((name, model))
-    finally:
-        await services.close()
+                raise CommandError(f"{name}: {exc}") from None
+            rows.extend((name, model) for model in models)
     if args.json:
         print(
             json.dumps(
