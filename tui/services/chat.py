@@ -20,40 +20,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Protocol
 
 from tui.config.settings import Defaults
 from tui.domain import (
-    ApiKind,
     ApiMode,
     Attachment,
     ChatRequest,
-    Citation,
     Conversation,
-    Failed,
-    Finished,
-    InputMessage,
     Message,
     MessageStatus,
-    ReasoningDelta,
-    ResponseStarted,
     Role,
-    TextDelta,
-    Usage,
 )
-from tui.providers.errors import (
-    MalformedResponseError,
-    PreviousResponseNotFoundError,
-    ProviderError,
-)
+from tui.services.reply import ReplyStream, chain_parent, history
 from tui.services.titles import title_from_text
 from tui.services.turns import (
-    ReplyFinished,
-    ReplyStarted,
     Route,
-    RouteChosen,
     TitleChanged,
     TurnEvent,
     TurnOptions,
@@ -64,7 +47,6 @@ from tui.store.repository import ConversationRepository
 log = logging.getLogger(__name__)
 
 DEFAULT_TITLE = "New chat"
-CHAINABLE = (MessageStatus.COMPLETE, MessageStatus.INCOMPLETE)
 
 
 class Router(Protocol):
@@ -214,7 +196,7 @@ class ChatService:
         user: Message,
         options: TurnOptions,
         path: list[Message] | None = None,
-    ) -> _Reply:
+    ) -> ReplyStream:
         """Choose the route and build the request for the reply to ``user``."""
         route = self._route(conversation, options)
         await self._remember_route(conversation, route, options)
@@ -222,9 +204,9 @@ class ChatService:
             path = await self.repository.active_path(conversation.id, user.id)
         request, chained = self._build_request(conversation, route, path, options)
         fallback = self._unchained(request, path) if chained else None
-        return _Reply(self, route, user, request, fallback, first=len(path) == 1)
+        return ReplyStream(self, route, user, request, fallback, first=len(path) == 1)
 
-    def _after(self, conversation: Conversation, reply: _Reply) -> None:
+    def _after(self, conversation: Conversation, reply: ReplyStream) -> None:
         """Work that follows a finished first exchange, off the critical path."""
         if (
             reply.first
@@ -367,192 +349,6 @@ class ChatService:
         if message is None:
             raise ConversationNotFoundError(f"There is no message {message_id}.")
         return message
-
-
-class _Reply:
-    """One streaming reply: its row, its buffers and its flushes."""
-
-    def __init__(
-        self,
-        service: ChatService,
-        route: Route,
-        user: Message,
-        request: ChatRequest,
-        fallback: ChatRequest | None,
-        *,
-        first: bool,
-    ) -> None:
-        self.service = service
-        self.chosen = RouteChosen(route.config.name, route.model.id, route.api)
-        self.fallback = fallback
-        """The unchained request to resend if the server forgot the chained-from response."""
-        self.first = first
-        """The reply to a conversation's first message."""
-        self.repository = service.repository
-        self.clock = service.clock
-        self.route = route
-        self.user = user
-        self.request = request
-        self.message: Message | None = None
-        self.parts: list[str] = []
-        self.reasoning_parts: list[str] = []
-        self.pending: list[str] = []
-        self.pending_reasoning: list[str] = []
-        self.started = self.clock()
-        self.last_flush = self.started
-        self.first_token: float | None = None
-        self.response_id: str | None = None
-        self.model_name: str | None = None
-        self.usage: Usage | None = None
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-    async def run(self) -> AsyncGenerator[TurnEvent, None]:
-        """Stream the reply, persisting it; ends with one ``ReplyFinished``."""
-        outcome: Finished | Failed | None = None
-        request: ChatRequest | None = self.request
-        try:
-            while request is not None:
-                self.request, request = request, None
-                stream = self.route.provider.stream(self.request, self.route.api)
-                async with aclosing(stream):
-                    async for event in stream:
-                        kind = type(event)
-                        if kind is Failed:
-                            outcome = event  # type: ignore[assignment]
-                            break
-                        if self.message is None:
-                            await self._create_row()
-                            assert self.message is not None
-                            yield ReplyStarted(self.message)
-                        if kind is TextDelta:
-                            if self.first_token is None:
-                                self.first_token = self.clock()
-                            self.parts.append(event.text)  # type: ignore[union-attr]
-                            self.pending.append(event.text)  # type: ignore[union-attr]
-                            yield event  # type: ignore[misc]
-                            if self.clock() - self.last_flush >= self.service.flush_interval:
-                                await self._flush()
-                        elif kind is ReasoningDelta:
-                            if self.first_token is None:
-                                self.first_token = self.clock()
-                            self.reasoning_parts.append(event.text)  # type: ignore[union-attr]
-                            self.pending_reasoning.append(event.text)  # type: ignore[union-attr]
-                            yield event  # type: ignore[misc]
-                            if self.clock() - self.last_flush >= self.service.flush_interval:
-                                await self._flush()
-                        elif kind is ResponseStarted:
-                            assert isinstance(event, ResponseStarted)
-                            # Only a stored Responses id can be chained from; keep no other.
-                            self.response_id = event.response_id if event.chainable else None
-                            self.model_name = event.model or self.model_name
-                        elif kind is Finished:
-                            outcome = event  # type: ignore[assignment]
-                            break
-                        elif kind is Usage:
-                            self.usage = event  # type: ignore[assignment]
-                            yield event  # type: ignore[misc]
-                        elif kind is Citation:
-                            yield event  # type: ignore[misc]
-                if self._should_resend(outcome):
-                    log.info(
-                        "previous response %s is gone; resending the whole conversation",
-                        self.request.previous_response_id,
-                    )
-                    request, self.fallback, outcome = self.fallback, None, None
-        except (asyncio.CancelledError, GeneratorExit):
-            await asyncio.shield(self._finish(MessageStatus.CANCELLED, None))
-            raise
-        if outcome is None:
-            outcome = Failed(MalformedResponseError("The stream ended before the reply did."))
-        if isinstance(outcome, Finished):
-            status = MessageStatus.INCOMPLETE if outcome.incomplete else MessageStatus.COMPLETE
-            yield ReplyFinished(await self._finish(status, None))
-        else:
-            finished = await self._finish(MessageStatus.FAILED, outcome.error)
-            yield ReplyFinished(finished, outcome.error)
-
-    def _should_resend(self, outcome: Finished | Failed | None) -> bool:
-        """The chained-from response is gone and nothing of this reply exists yet."""
-        return (
-            isinstance(outcome, Failed)
-            and isinstance(outcome.error, PreviousResponseNotFoundError)
-            and self.fallback is not None
-            and self.message is None
-        )
-
-    async def _create_row(self) -> None:
-        self.message = await self.repository.add_message(
-            self.user.conversation_id,
-            role=Role.ASSISTANT,
-            parent_id=self.user.id,
-            status=MessageStatus.STREAMING,
-            provider=self.route.config.name,
-            model=self.route.model.id,
-            api=self.route.api,
-            previous_response_id=self.request.previous_response_id,
-        )
-
-    async def _flush(self) -> None:
-        assert self.message is not None
-        self.last_flush = self.clock()
-        text, reasoning = "".join(self.pending), "".join(self.pending_reasoning)
-        self.pending.clear()
-        self.pending_reasoning.clear()
-        await self.repository.append_text(self.message.id, text, reasoning)
-
-    async def _finish(self, status: MessageStatus, error: ProviderError | None) -> Message:
-        if self.message is None:
-            await self._create_row()
-        assert self.message is not None
-        now = self.clock()
-        latency = (
-            None if self.first_token is None else int((self.first_token - self.started) * 1000)
-        )
-        self.message = await self.repository.finish_message(
-            self.message.id,
-            status=status,
-            content=self.text,
-            reasoning="".join(self.reasoning_parts),
-            response_id=self.response_id,
-            model=self.model_name,
-            usage=self.usage,
-            latency_ms=latency,
-            duration_ms=int((now - self.started) * 1000),
-            error=str(error) if error is not None else None,
-        )
-        return self.message
-
-
-def history(path: Sequence[Message]) -> tuple[InputMessage, ...]:
-    """The active path as the provider sees it: user turns and what the assistant said."""
-    turns: list[InputMessage] = []
-    for message in path:
-        if message.role is Role.USER:
-            attachments = tuple(stored.to_attachment() for stored in message.attachments)
-            turns.append(InputMessage(Role.USER, message.content, attachments))
-        elif message.role is Role.ASSISTANT and message.content:
-            turns.append(InputMessage(Role.ASSISTANT, message.content))
-    return tuple(turns)
-
-
-def chain_parent(path: Sequence[Message], route: Route) -> Message | None:
-    """The reply the next Responses request can chain from, if there is one."""
-    if route.api is not ApiKind.RESPONSES or len(path) < 2:
-        return None
-    parent = path[-2]
-    if (
-        parent.role is Role.ASSISTANT
-        and parent.response_id
-        and parent.api is ApiKind.RESPONSES
-        and parent.provider == route.config.name
-        and route.config.stateful_responses
-        and parent.status in CHAINABLE
-    ):
-        return parent
-    return None
 
 
 def _first_set(*values: float | None) -> float | None:
