@@ -21,11 +21,6 @@ from tui.screens.conversation import ConversationScreen
 if TYPE_CHECKING:
     from tui.services.container import Services
 
-DEMO_NOTICE = (
-    "No API key found, so this is the offline demo model. To chat with a real model, set "
-    "OPENAI_API_KEY, AIMLAPI_API_KEY or GMI_API_KEY, or add a key in Settings (Ctrl+S)."
-)
-
 
 class ServicesUnavailableError(RuntimeError):
     """The services could not be opened (the database is unusable); the message says why."""
@@ -167,9 +162,6 @@ class TuiApp(App[None]):
         self.handle.set(services)
         for problem in services.problems:
             self.notify(problem, title="Settings", severity="warning", timeout=15)
-        chosen = services.settings.defaults.provider
-        if not chosen and services.registry.default_provider() == "demo":
-            self.notify(DEMO_NOTICE, title="Offline demo", timeout=12)
 
     async def action_new_chat(self) -> None:
         screen = self.screen

@@ -239,3 +239,29 @@ async def test_bad_requests_get_openai_400s(client: httpx.AsyncClient) -> None:
         assert error["param"] == param, body
         if code is not None:
             assert error["code"] == code, body
+
+
+async def test_a_title_request_gets_a_title_only() -> None:
+    import httpx
+
+    from tui.providers.demo import DemoTransport
+
+    async with httpx.AsyncClient(
+        transport=DemoTransport(None), base_url="http://demo.invalid"
+    ) as c:
+        response = await c.post(
+            "/v1/chat/completions",
+            json={
+                "model": "demo",
+                "messages": [
+                    {"role": "system", "content": "Write a short title for this conversation."},
+                    {
+                        "role": "user",
+                        "content": "User: how do lighthouses work at night\\n\\n"
+                        "Assistant: ## Lighthouses ...",
+                    },
+                ],
+            },
+        )
+    text = response.json()["choices"][0]["message"]["content"]
+    assert text == "How do lighthouses work at night"

@@ -278,17 +278,31 @@ async def test_the_thread_is_there_after_a_restart(app_factory: AppFactory, tmp_
         assert views(again) == []
 
 
-async def test_no_key_opens_on_the_demo_and_says_so_once(app_factory: AppFactory) -> None:
+async def test_no_key_opens_on_the_demo_and_says_how_to_add_one(app_factory: AppFactory) -> None:
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await idle(app)
         await pilot.pause()
-        notices = [n for n in app._notifications if "offline demo" in n.message.lower()]
-        assert len(notices) == 1
+        empty = app.screen.query_one("#empty-state")
+        shown = str(app.screen.query_one("#empty-text").render())
+        assert empty.display and "offline demo" in shown and "OPENAI_API_KEY" in shown
+        assert "Ctrl+S" in shown
+        assert not any("demo" in n.message.lower() for n in app._notifications)  # no pop-up
         await type_and_send(pilot, "hi")
+        await wait_for(lambda: len(views(app)) == 2)
         await idle(app)
-        notices = [n for n in app._notifications if "offline demo" in n.message.lower()]
-        assert len(notices) <= 1
+        assert not empty.display
+
+
+async def test_with_a_key_the_empty_chat_only_says_how_to_start(
+    app_factory: AppFactory, server: LoopbackServer
+) -> None:
+    app = app_factory(config=loopback_config(server), env=LOOP_ENV)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await pilot.pause()
+        shown = str(app.screen.query_one("#empty-text").render())
+        assert "Enter" in shown and "offline demo" not in shown
 
 
 async def test_a_missing_key_opens_settings_on_that_provider(

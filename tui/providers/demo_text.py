@@ -136,8 +136,15 @@ def _title(prompt: str) -> str:
 
 
 def compose_answer(conversation: DemoConversation) -> str:
-    """A Markdown answer: heading, memory and instruction notes, a list, code, paragraphs."""
+    """A Markdown answer: heading, memory and instruction notes, a list, code, paragraphs.
+
+    Asked for a title (the instructions say so), it answers with a title only, as a real model
+    would: the first words of the user's question.
+    """
     prompt = conversation.prompt
+    if conversation.instructions and "title" in conversation.instructions.lower():
+        question = prompt.removeprefix("User:").split("Assistant:", 1)[0]
+        return " ".join(_title(question).split()[:6])
     turns = len(conversation.user_turns)
     seed = _stable(prompt)
     language = _language(prompt)

@@ -49,15 +49,29 @@ if TYPE_CHECKING:
     from tui.widgets.message_view import MessageView as View
 
 
+DEMO_NOTICE = (
+    "[b]You are chatting with the offline demo model.[/b] Its replies are made up on this "
+    "machine: no key, no network.\n\nTo chat with a real model, set [b]OPENAI_API_KEY[/b], "
+    "[b]AIMLAPI_API_KEY[/b] or [b]GMI_API_KEY[/b] before starting, or add a key in Settings "
+    "([b]Ctrl+S[/b])."
+)
+START_HINT = (
+    "Ask anything. [b]Enter[/b] sends, [b]Ctrl+J[/b] starts a new line, [b]Ctrl+F[/b] attaches "
+    "a file, [b]Ctrl+N[/b] starts a new chat, [b]Ctrl+P[/b] lists every command."
+)
+
+
 class ConversationScreen(Screen[None]):
     """One conversation: browse its active path, chat, branch, copy, attach."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Stop", id="conversation.cancel"),
         Binding("ctrl+r", "regenerate", "Regenerate", id="conversation.regenerate"),
-        Binding("ctrl+f", "attach", "Attach file", id="conversation.attach"),
-        Binding("ctrl+y", "copy_last", "Copy reply", priority=True, id="conversation.copy"),
-        Binding("ctrl+l", "focus_log", "Messages", id="conversation.focus_log"),
+        Binding("ctrl+f", "attach", "Attach", id="conversation.attach"),
+        Binding(
+            "ctrl+y", "copy_last", "Copy reply", show=False, priority=True, id="conversation.copy"
+        ),
+        Binding("ctrl+l", "focus_log", "Messages", show=False, id="conversation.focus_log"),
     ]
 
     streaming: reactive[bool] = reactive(False)
@@ -83,6 +97,8 @@ class ConversationScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
+        with Vertical(id="empty-state"):
+            yield Static("", id="empty-text")
         yield ChatLog(id="log")
         with Vertical(id="composer"):
             yield Static("", id="editing")
@@ -128,6 +144,7 @@ class ConversationScreen(Screen[None]):
         if self.conversation_id is None:
             self.title, self.sub_title = "tui-chat", "New chat"
             await self.log_widget.set_messages([])
+            self._show_empty_state(services)
             return
         conversation = await repository.get_conversation(self.conversation_id)
         if conversation is None:
@@ -138,6 +155,7 @@ class ConversationScreen(Screen[None]):
         path = await repository.active_path(conversation.id)
         positions = await repository.sibling_positions(conversation.id, path)
         await self.log_widget.set_messages(path, positions)
+        self._show_empty_state(services)
         self.status.show_route(*self._route_names(services, conversation.provider, conversation))
         last = next((m for m in reversed(path) if m.role is Role.ASSISTANT), None)
         if last is not None:
@@ -164,6 +182,21 @@ class ConversationScreen(Screen[None]):
             return provider or "?", "?", ""
         return route.config.label, route.model.id, route.api.value
 
+    def _show_empty_state(self, services: Services | None) -> None:
+        """An empty chat says how to start, and on the demo how to use a real model."""
+        empty = self.query_one("#empty-state")
+        empty.display = self.log_widget.message_count == 0
+        self.log_widget.display = not empty.display
+        if not empty.display:
+            return
+        on_demo = (
+            services is not None
+            and not services.settings.defaults.provider
+            and services.registry.default_provider() == "demo"
+        )
+        text = DEMO_NOTICE + "\n\n" + START_HINT if on_demo else START_HINT
+        self.query_one("#empty-text", Static).update(text)
+
     async def start_new_chat(self) -> None:
         """Ctrl+N: an empty conversation; the current one stays in the history."""
         if self.streaming:
@@ -173,6 +206,7 @@ class ConversationScreen(Screen[None]):
         self._set_editing(None)
         self.sub_title = "New chat"
         await self.log_widget.set_messages([])
+        self._show_empty_state(self.handle.current)
         self.prompt.focus()
 
     # ------------------------------------------------------------------ sending
@@ -267,6 +301,7 @@ class ConversationScreen(Screen[None]):
                     event.message.conversation_id, [event.message]
                 )
                 await log.add_message(event.message, positions[event.message.id])
+                self._show_empty_state(services)
             elif isinstance(event, RouteChosen):
                 route = services.registry.config(event.provider)
                 self.status.show_route(route.label, event.model, event.api.value)
