@@ -38,7 +38,6 @@ from tui.services.turns import (
     UserMessageSaved,
 )
 from tui.widgets.chat_log import ChatLog
-from tui.widgets.message_view import MessageView
 from tui.widgets.path_input import PathInput
 from tui.widgets.prompt_input import PromptInput
 from tui.widgets.status_bar import StatusBar
@@ -46,6 +45,7 @@ from tui.widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     from tui.app import ServiceHandle
     from tui.services.container import Services
+    from tui.widgets.message_view import MessageView
     from tui.widgets.message_view import MessageView as View
 
 
@@ -380,8 +380,7 @@ class ConversationScreen(Screen[None]):
 
     # ------------------------------------------------------------------ branches
 
-    @on(MessageView.RegenerateRequested)
-    def regenerate_message(self, event: MessageView.RegenerateRequested) -> None:
+    def on_message_view_regenerate_requested(self, event: MessageView.RegenerateRequested) -> None:
         event.stop()
         self._regenerate(event.message_id)
 
@@ -397,8 +396,7 @@ class ConversationScreen(Screen[None]):
         parent = view.message.parent_id if view is not None else None
         self.run_turn(lambda s: s.chat.regenerate(message_id), reset_to=parent)
 
-    @on(MessageView.EditRequested)
-    def edit_message(self, event: MessageView.EditRequested) -> None:
+    def on_message_view_edit_requested(self, event: MessageView.EditRequested) -> None:
         event.stop()
         view = self.log_widget.view_for(event.message_id)
         if view is not None and view.message.role is Role.USER:
@@ -424,8 +422,7 @@ class ConversationScreen(Screen[None]):
         if not self.streaming:
             self.action_edit_last()
 
-    @on(MessageView.SiblingRequested)
-    def switch_sibling(self, event: MessageView.SiblingRequested) -> None:
+    def on_message_view_sibling_requested(self, event: MessageView.SiblingRequested) -> None:
         event.stop()
         if not self.streaming:
             self._switch_branch(event.message_id, event.direction)
@@ -453,8 +450,7 @@ class ConversationScreen(Screen[None]):
 
     # ------------------------------------------------------------------ copy
 
-    @on(MessageView.CopyRequested)
-    def copy_text(self, event: MessageView.CopyRequested) -> None:
+    def on_message_view_copy_requested(self, event: MessageView.CopyRequested) -> None:
         event.stop()
         self.app.copy_to_clipboard(event.text)
         what = "code block" if event.code_block is not None else "message"

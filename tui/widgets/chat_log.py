@@ -10,7 +10,7 @@ short one and keeps a bounded number of widgets however far it is scrolled.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.containers import VerticalScroll
 from textual.screen import Screen
@@ -18,7 +18,17 @@ from textual.widget import Widget
 
 from tui.domain import Message
 from tui.widgets._virtual import Slot, Spacer, plan, reconcile, run_box, tops
-from tui.widgets.message_view import MessageView
+
+if TYPE_CHECKING:
+    from tui.widgets.message_view import MessageView
+
+
+def _message_view_class() -> type[MessageView]:
+    """The view class, imported on first use: the Markdown stack stays off the startup path."""
+    from tui.widgets.message_view import MessageView
+
+    return MessageView
+
 
 OPEN_SCREENS = 2
 """How many screens of the newest messages a thread opens with mounted."""
@@ -82,7 +92,7 @@ class ChatLog(VerticalScroll, can_focus=False):
     @property
     def views(self) -> list[MessageView]:
         """The message views mounted right now, top to bottom."""
-        return [child for child in self.children if isinstance(child, MessageView)]
+        return [child for child in self.children if isinstance(child, _message_view_class())]
 
     @property
     def following(self) -> bool:
@@ -92,7 +102,7 @@ class ChatLog(VerticalScroll, can_focus=False):
     def view_for(self, message_id: int) -> MessageView | None:
         """The mounted view of a message, if it is mounted."""
         for entry in self._entries:
-            if entry.message.id == message_id and isinstance(entry.widget, MessageView):
+            if entry.message.id == message_id and isinstance(entry.widget, _message_view_class()):
                 return entry.widget
         return None
 
@@ -145,7 +155,7 @@ class ChatLog(VerticalScroll, can_focus=False):
         """
         for entry in self._entries:
             if entry.message.id == message.id:
-                if isinstance(entry.widget, MessageView):
+                if isinstance(entry.widget, _message_view_class()):
                     await entry.widget.finish(message)
                     message = entry.widget.message
                 entry.message = message
@@ -159,7 +169,7 @@ class ChatLog(VerticalScroll, can_focus=False):
                 entry.message = message
                 if sibling is not None:
                     entry.sibling = sibling
-                if isinstance(entry.widget, MessageView):
+                if isinstance(entry.widget, _message_view_class()):
                     entry.widget.sibling = entry.sibling
                     entry.widget.update_message(message)
 
@@ -171,7 +181,7 @@ class ChatLog(VerticalScroll, can_focus=False):
 
     def _build(self, entries: Sequence[_Entry], index: int) -> MessageView:
         entry = entries[index]
-        view = MessageView(entry.message, sibling=entry.sibling)
+        view = _message_view_class()(entry.message, sibling=entry.sibling)
         entry.widget = view
         entry.measured = False
         return view
