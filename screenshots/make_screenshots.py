@@ -1,0 +1,190 @@
+"""Make the README's screenshots: the real app on the offline demo model, saved as SVG.
+
+Each shot starts the app as ``tui-chat`` does, on a fresh settings file and database in a
+temporary folder (the user's own are never read), drives it with key presses and writes
+``screenshots/<name>.svg``. Nothing leaves the machine.
+
+Run from the repository root:  python screenshots/make_screenshots.py [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from textual.pilot import Pilot  # noqa: E402
+from textual.widgets import Input, TextArea  # noqa: E402
+
+from tui.app import TuiApp  # noqa: E402
+from tui.screens.conversation import ConversationScreen  # noqa: E402
+from tui.screens.settings import SettingsScreen  # noqa: E402
+from tui.services.container import Services, open_services  # noqa: E402
+from tui.widgets.chat_log import ChatLog  # noqa: E402
+from tui.widgets.message_view import MessageView  # noqa: E402
+from tui.widgets.prompt_input import PromptInput  # noqa: E402
+
+SIZE = (120, 40)
+THEME = "textual-dark"
+DEMO_SPEED = 150.0
+"""The demo model's tokens per second: a plausible pace, so the figures shown look real."""
+FAKE_KEY = "sk-proj-ScreenshotKeyNotReal0000000000x7Q2"
+"""Saved in the throw-away settings file of the settings shot, to show how keys are masked."""
+OUT = ROOT / "screenshots"
+
+Shot = Callable[[Pilot[object]], Awaitable[None]]
+
+
+async def wait_for(predicate: Callable[[], object], timeout: float = 30.0) -> None:
+    """Let the app run until ``predicate()`` is true."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError("the app did not get there in time")
+        await asyncio.sleep(0.02)
+
+
+def conversation(pilot: Pilot[object]) -> ConversationScreen:
+    screen = pilot.app.screen
+    assert isinstance(screen, ConversationScreen)
+    return screen
+
+
+def views(pilot: Pilot[object]) -> list[MessageView]:
+    return pilot.app.screen.query_one(ChatLog).views
+
+
+async def ready(pilot: Pilot[object]) -> None:
+    app = pilot.app
+    assert isinstance(app, TuiApp)
+    await wait_for(lambda: app.handle.current is not None)
+    await app.workers.wait_for_complete()
+
+
+async def ask(pilot: Pilot[object], text: str, messages: int) -> None:
+    """Type ``text`` into the prompt, send it and wait until the reply is complete."""
+    pilot.app.screen.query_one(PromptInput).focus()
+    await pilot.press(*text)
+    await pilot.press("enter")
+    await wait_for(lambda: len(views(pilot)) == messages)
+    await wait_for(lambda: not conversation(pilot).streaming)
+    await pilot.app.workers.wait_for_complete()
+
+
+async def show_top_of(pilot: Pilot[object], view: MessageView) -> None:
+    """Scroll the conversation so ``view`` starts at the top of the screen."""
+    log = pilot.app.screen.query_one(ChatLog)
+    log.scroll_to_widget(view, top=True, animate=False)
+    await pilot.pause()
+
+
+async def steady(pilot: Pilot[object]) -> None:
+    """Stop cursors blinking, so the shot does not catch one half-drawn."""
+    await pilot.pause()
+    for widget in pilot.app.screen.query(Input):
+        widget.cursor_blink = False
+    for area in pilot.app.screen.query(TextArea):
+        area.cursor_blink = False
+    await pilot.pause(0.3)
+
+
+async def answer_with_code(pilot: Pilot[object]) -> None:
+    await ready(pilot)
+    await ask(pilot, "Count the most common words in a text with Python", 2)
+    await show_top_of(pilot, views(pilot)[0])
+
+
+async def reasoning(pilot: Pilot[object]) -> None:
+    await ready(pilot)
+    await ask(pilot, "Design a small SQL schema for a lending library", 2)
+    answer = views(pilot)[1]
+    collapsible = answer.reasoning_collapsible
+    assert collapsible is not None
+    await pilot.click(collapsible.query_one("CollapsibleTitle"))
+    await wait_for(lambda: not collapsible.collapsed)
+    await show_top_of(pilot, answer)
+
+
+async def branches(pilot: Pilot[object]) -> None:
+    """Ask, then press ↑ to edit the question and send it again: a second branch."""
+    await ready(pilot)
+    await ask(pilot, "Write a shell script that backs up my notes", 2)
+    prompt = pilot.app.screen.query_one(PromptInput)
+    await pilot.press("up")
+    await wait_for(lambda: prompt.text != "")
+    prompt.clear()
+    await ask(pilot, "Write a TypeScript debounce helper", 2)
+    question = views(pilot)[0]
+    await wait_for(lambda: question.sibling == (2, 2))
+    question.focus()
+    await show_top_of(pilot, question)
+
+
+async def settings(pilot: Pilot[object]) -> None:
+    await ready(pilot)
+    await pilot.press("ctrl+s")
+    await wait_for(lambda: isinstance(pilot.app.screen, SettingsScreen))
+    await pilot.pause()
+
+
+DEMO = '[defaults]\nprovider = "demo"\nmodel = "demo"\n'
+SHOTS: dict[str, tuple[str, Shot]] = {
+    "conversation": (DEMO, answer_with_code),
+    "reasoning": ('[defaults]\nprovider = "demo"\nmodel = "demo-pro"\n', reasoning),
+    "branches": (DEMO, branches),
+    "settings": (DEMO + f'\n[providers.openai]\napi_key = "{FAKE_KEY}"\n', settings),
+}
+
+
+async def take(name: str, config: str, shot: Shot, folder: Path) -> Path:
+    """Run the app on ``config`` in ``folder``, play ``shot`` and save the screen as SVG."""
+    config_path = folder / "config.toml"
+    config_path.write_text(config, encoding="utf-8")
+
+    async def factory() -> Services:
+        return await open_services(
+            config=str(config_path),
+            db=str(folder / "history.sqlite3"),
+            env={},
+            demo_tokens_per_second=DEMO_SPEED,
+            improve_titles=False,
+        )
+
+    app = TuiApp(factory, theme=THEME)
+    target = OUT / f"{name}.svg"
+
+    async def auto_pilot(pilot: Pilot[object]) -> None:
+        await shot(pilot)
+        await steady(pilot)
+        svg = app.export_screenshot(title="tui-chat")
+        if FAKE_KEY[8:-4] in svg:
+            raise RuntimeError(f"{name}: the key is shown unmasked")
+        target.write_text(svg, encoding="utf-8")
+        app.exit()
+
+    await app.run_async(headless=True, size=SIZE, auto_pilot=auto_pilot)
+    if not target.is_file():
+        raise RuntimeError(f"{name}: no screenshot was written")
+    return target
+
+
+async def main(names: list[str]) -> None:
+    for name in names:
+        config, shot = SHOTS[name]
+        with tempfile.TemporaryDirectory(prefix="tui-chat-shot-") as folder:
+            path = await take(name, config, shot, Path(folder))
+        print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=sorted(SHOTS), help="make only these")
+    args = parser.parse_args()
+    asyncio.run(main(args.only or list(SHOTS)))
