@@ -160,7 +160,9 @@ class TestConversationScreen:
 
         async def run_before(pilot: Pilot[None]) -> None:
             await ready(pilot)
-            await wait_for(lambda: len(pilot.app.screen.query("Toast")) == 1)
+            await wait_for(
+                lambda: "offline demo" in str(pilot.app.screen.query_one("#empty-text").render())
+            )
             await steady(pilot)
 
         assert snap_compare(build_app(tmp_path), run_before=run_before, terminal_size=SIZE)
@@ -227,7 +229,6 @@ class TestConversationScreen:
             await send(pilot, "Are you there?")
             await finished(pilot, 2)
             assert views(pilot)[1].message.status is MessageStatus.FAILED
-            await wait_for(lambda: len(pilot.app.screen.query("Toast")) == 1)
             await steady(pilot)
 
         assert snap_compare(loop_app(tmp_path, server), run_before=run_before, terminal_size=SIZE)

@@ -120,6 +120,8 @@ async def test_edit_resends_as_a_new_branch(app_factory: AppFactory) -> None:
         prompt.focus()
         await pilot.press("up")
         assert prompt.text == "one"
+        await pilot.press("!")  # the cursor waits at the end of the old text
+        assert prompt.text == "one!"
         prompt.load_text("")
         await type_and_send(pilot, "uno")
         await wait_for(lambda: len(views(app)) == 2 and views(app)[0].message.content == "uno")
@@ -162,6 +164,12 @@ async def test_attach_an_image_to_the_next_message(
         await pilot.press("enter")
         await pilot.pause()
         assert "pic.png" in str(app.screen.query_one("#attachments").render())
+        await pilot.press("ctrl+f", *str(image), "enter")  # a second one, taken back at once
+        await pilot.pause()
+        assert len(screen_of(app).attachments) == 2
+        await pilot.press("backspace")
+        await pilot.pause()
+        assert [a.name for a in screen_of(app).attachments] == ["pic.png"]
         await type_and_send(pilot, "what is this")
         await wait_for(lambda: len(views(app)) == 2)
         await idle(app)
@@ -228,7 +236,9 @@ async def test_a_responses_only_model_switches_the_conversation(
         conversation = await services.store.repository.latest_conversation()
         assert conversation is not None and conversation.api_mode is ApiMode.RESPONSES
         await pilot.press("ctrl+r")
-        await wait_for(lambda: views(app)[1].message.status is MessageStatus.COMPLETE)
+        await wait_for(
+            lambda: len(views(app)) == 2 and views(app)[1].message.status is MessageStatus.COMPLETE
+        )
         await idle(app)
         assert server.requests[-1].path.endswith("/responses")
 
@@ -330,3 +340,36 @@ async def test_a_missing_key_opens_settings_on_that_provider(
         assert user.message.content == "hello?"
         assert answer.message.status is MessageStatus.FAILED
         assert "LOOP_KEY" in (answer.message.error or "")
+
+
+async def test_stop_and_regenerate_show_only_when_they_apply(app_factory: AppFactory) -> None:
+    app = app_factory(speed=40)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        screen = screen_of(app)
+        assert screen.check_action("cancel", ()) is False
+        assert screen.check_action("regenerate", ()) is False
+        await type_and_send(pilot, "/bench 500")
+        await wait_for(lambda: screen.streaming)
+        assert screen.check_action("cancel", ()) is True
+        await pilot.press("escape")
+        await idle(app)
+        assert screen.check_action("cancel", ()) is False
+        assert screen.check_action("regenerate", ()) is True
+
+
+async def test_page_up_scrolls_the_conversation_while_typing(app_factory: AppFactory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await type_and_send(pilot, "/bench 1500")
+        await wait_for(lambda: len(views(app)) == 2)
+        await idle(app)
+        log = app.screen.query_one(ChatLog)
+        await pilot.pause()
+        bottom = log.scroll_y
+        assert bottom > 0
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert log.scroll_y < bottom
+        assert isinstance(app.focused, PromptInput)

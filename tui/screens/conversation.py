@@ -72,6 +72,8 @@ class ConversationScreen(Screen[None]):
             "ctrl+y", "copy_last", "Copy reply", show=False, priority=True, id="conversation.copy"
         ),
         Binding("ctrl+l", "focus_log", "Messages", show=False, id="conversation.focus_log"),
+        Binding("pageup", "scroll_log(-1)", "Page up", show=False, priority=True),
+        Binding("pagedown", "scroll_log(1)", "Page down", show=False, priority=True),
     ]
 
     streaming: reactive[bool] = reactive(False)
@@ -141,6 +143,7 @@ class ConversationScreen(Screen[None]):
             self.conversation_id = latest.id if latest else None
             self._open_latest = False
         self.status.show_route(*self._route_names(services, None))
+        services.chat.on_title = self._title_landed
         if self.conversation_id is None:
             self.title, self.sub_title = "tui-chat", "New chat"
             await self.log_widget.set_messages([])
@@ -181,6 +184,11 @@ class ConversationScreen(Screen[None]):
         except Exception:  # an unusable default is reported when a message is sent
             return provider or "?", "?", ""
         return route.config.label, route.model.id, route.api.value
+
+    def _title_landed(self, conversation_id: int, title: str) -> None:
+        """A model-written title arrived for a conversation (maybe this one)."""
+        if conversation_id == self.conversation_id:
+            self.sub_title = title
 
     def _show_empty_state(self, services: Services | None) -> None:
         """An empty chat says how to start, and on the demo how to use a real model."""
@@ -340,7 +348,7 @@ class ConversationScreen(Screen[None]):
             await self._act_on(services, event.error)
 
     async def _act_on(self, services: Services, error: object) -> None:
-        """Do what an error suggests: open settings, switch API, or say how long to wait."""
+        """Do what an error suggests: open settings or switch API (the wait is shown inline)."""
         from tui.providers.errors import Action, ProviderError
 
         assert isinstance(error, ProviderError)
@@ -354,8 +362,6 @@ class ConversationScreen(Screen[None]):
                 "This conversation now uses the Responses API: Ctrl+R answers again.",
                 title="Switched API",
             )
-        elif error.action is Action.RETRY_LATER:
-            self.notify(str(error), title="Rate limited", severity="warning", timeout=10)
 
     async def _after_cancel(self) -> None:
         """Show the partial reply as the engine stored it: cancelled, text kept."""
@@ -368,6 +374,20 @@ class ConversationScreen(Screen[None]):
             await view.finish(stored)
             await self.log_widget.finish_streaming(stored)
             self.status.show_message(stored)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Stop only while there is something to stop, Regenerate when it can run (else hidden)."""
+        if not self.is_mounted:
+            return True
+        if action == "cancel":
+            can_stop = self.streaming or self.editing is not None
+            return can_stop or bool(self.query_one(PathInput).display)
+        if action == "regenerate":
+            return not self.streaming and self._last(Role.ASSISTANT) is not None
+        return True
+
+    def watch_streaming(self) -> None:
+        self.refresh_bindings()
 
     def action_cancel(self) -> None:
         if self.streaming:
@@ -409,12 +429,22 @@ class ConversationScreen(Screen[None]):
 
     def _set_editing(self, message: Message | None) -> None:
         self.editing = message
+        self.refresh_bindings()
         label = self.query_one("#editing", Static)
         label.display = message is not None
         if message is not None:
             label.update("Editing your message: Enter sends it as a new branch, Esc cancels.")
             self.prompt.load_text(message.content)
+            self.prompt.move_cursor(self.prompt.document.end)
             self.prompt.focus()
+
+    def on_prompt_input_backspace_on_empty(self, event: PromptInput.BackspaceOnEmpty) -> None:
+        """Backspace in an empty prompt takes back the last file waiting to be sent."""
+        event.stop()
+        if self.attachments:
+            removed = self.attachments.pop()
+            self._show_attachments()
+            self.notify(f"Removed {removed.name}.", timeout=3)
 
     @on(PromptInput.EditLastRequested)
     def edit_last_from_prompt(self, event: PromptInput.EditLastRequested) -> None:
@@ -438,9 +468,15 @@ class ConversationScreen(Screen[None]):
         path = await repository.switch_to_branch(siblings[index].id)
         positions = await repository.sibling_positions(self.conversation_id, path)
         await self.log_widget.set_messages(path, positions)
+        last = next((m for m in reversed(path) if m.role is Role.ASSISTANT), None)
+        if last is not None:
+            self.status.show_message(last)
         target = self.log_widget.view_for(siblings[index].id)
         if target is not None:
-            target.focus()
+            # Keep the message whose branch changed in view, with its switcher, not the bottom.
+            self.log_widget.release_anchor()
+            self.log_widget.scroll_to_widget(target, top=True, animate=False)
+            target.focus(scroll_visible=False)
 
     def _last(self, role: Role) -> Message | None:
         for view in reversed(self.log_widget.views):
@@ -461,6 +497,14 @@ class ConversationScreen(Screen[None]):
             if view.message.role is Role.ASSISTANT:
                 view.action_copy_message()
                 return
+
+    def action_scroll_log(self, direction: int) -> None:
+        """PageUp/PageDown scroll the conversation even while typing."""
+        log = self.log_widget
+        if direction < 0:
+            log.scroll_page_up(animate=False)
+        else:
+            log.scroll_page_down(animate=False)
 
     def action_focus_log(self) -> None:
         views = self.log_widget.views
@@ -500,7 +544,10 @@ class ConversationScreen(Screen[None]):
         bar = self.query_one("#attachments", Static)
         bar.display = bool(self.attachments)
         names = "  ".join(f"📎 {a.name} ({_size(len(a.data or b''))})" for a in self.attachments)
-        bar.update(f"{names}   [dim](sent with the next message; Ctrl+F adds more)[/]")
+        bar.update(
+            f"{names}   [dim](sent with the next message; Ctrl+F adds more, "
+            "Backspace in an empty prompt removes the last)[/]"
+        )
 
     # ------------------------------------------------------------------ settings
 

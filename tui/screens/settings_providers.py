@@ -149,7 +149,7 @@ class ProviderForm(VerticalScroll):
         if self.status.source is None and self.status.required:
             env_name = self.env_input.value.strip() or self.config.api_key_env
             where = f" or set ${env_name}" if env_name else ""
-            line += f" Paste one above{where}."
+            line += f" Paste one in the API key field{where}."
         return line
 
     def list_prompt(self) -> Content:

@@ -78,6 +78,16 @@ class PromptInput(TextArea):
     class EditLastRequested(Message):
         """Up was pressed in an empty prompt: the user wants to edit their last message."""
 
+    class BackspaceOnEmpty(Message):
+        """Backspace was pressed in an empty prompt (takes back a pending attachment)."""
+
+    def action_delete_left(self) -> None:
+        """Backspace; in an empty prompt it tells the screen instead."""
+        if not self.text:
+            self.post_message(self.BackspaceOnEmpty())
+            return
+        super().action_delete_left()
+
     def action_cursor_up(self, select: bool = False) -> None:
         """Up in an empty prompt asks to edit the last message; otherwise it moves the cursor."""
         if not select and not self.text:
