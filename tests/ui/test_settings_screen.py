@@ -99,7 +99,7 @@ async def test_focus_provider_lands_on_its_key_field() -> None:
         assert options.highlighted_option.id == "aimlapi"
         text = app.screen_text()
         assert "AI/ML API" in text
-        assert "No key set. Paste one above or set $AIMLAPI_API_KEY." in text
+        assert "No key set. Paste one in the API key field or set $AIMLAPI_API_KEY." in text
 
 
 async def test_browsing_the_provider_list_switches_forms() -> None:
