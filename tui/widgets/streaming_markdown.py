@@ -64,6 +64,7 @@ class StreamingMarkdown(Markdown):
         self._pending: list[str] = []
         self._frame_interval = 1.0 / frame_rate
         self._last_frame = 0.0
+        self._frame_cost = 0.0
         self._frame_scheduled = False
         self._frame_done: asyncio.Future[None] | None = None
         self._frame_waiter: AwaitComplete | None = None
@@ -135,7 +136,7 @@ class StreamingMarkdown(Markdown):
             self._frame_done = asyncio.get_running_loop().create_future()
             self._frame_waiter = AwaitComplete(self._frame_done)
         if not self._frame_scheduled and self.is_mounted:
-            self._schedule_frame(self._last_frame + self._frame_interval - time.monotonic())
+            self._schedule_frame(self._next_frame_delay())
         return self._frame_waiter
 
     async def finish(self) -> None:
@@ -235,13 +236,22 @@ class StreamingMarkdown(Markdown):
                 self._tail_line = opening.start_line
             self._drop_tokens(self._open_from, self._open_from + keep_open_from)
             self._open_from += keep_open_from
-            # Rendering slower than the frame interval stretches the interval, so a slow
-            # terminal gets fewer, larger updates instead of a backlog.
-            self._last_frame = time.monotonic() + (time.monotonic() - started)
+            self._last_frame = started
+            self.call_after_refresh(self._frame_painted, started)
         if waiters is not None and not waiters.done():
             waiters.set_result(None)
         if self._pending and not self._frame_scheduled:
-            self._schedule_frame(self._last_frame + self._frame_interval - time.monotonic())
+            self._schedule_frame(self._next_frame_delay())
+
+    def _frame_painted(self, started: float) -> None:
+        self._frame_cost = time.monotonic() - started
+
+    def _next_frame_delay(self) -> float:
+        """Wait a frame interval, or twice what the last frame cost (parse, layout and paint)
+        if that is longer: a slow terminal gets fewer, larger updates and the event loop keeps
+        half its time for keys and the network."""
+        interval = max(self._frame_interval, 2 * self._frame_cost)
+        return self._last_frame + interval - time.monotonic()
 
     def _offset_of_line(self, text: str, line: int) -> int:
         """Offset of ``line`` in ``text``, counting on from the current tail."""
