@@ -126,6 +126,7 @@ async def run_one(
         if renderer == "textual":
             await stream.stop()
         else:
+            assert isinstance(log, ChatLog)
             await log.finish_streaming(_message(2, Role.ASSISTANT, ""))
         await _frame(app)
         final_frame = time.perf_counter()
