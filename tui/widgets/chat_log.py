@@ -210,9 +210,9 @@ class ChatLog(VerticalScroll, can_focus=False):
         for entry in entries:
             if entry.widget is not None:
                 entry.measure()
+        self._restore_position(entries)
         height = self.scrollable_content_region.height
         top = round(self.scroll_y)
-        self._restore_position(entries)
         wanted = plan(entries, top, top + height, max(height, 10))
         self._limit_mounts(entries, wanted, top + height // 2)
         if not self.following:

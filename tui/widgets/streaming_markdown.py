@@ -36,8 +36,9 @@ if TYPE_CHECKING:
 
 BIG_TEXT = 16_000
 """Texts longer than this are parsed in a thread, so the event loop keeps ticking."""
-MOUNT_FIRST = 40
-"""A long text given whole mounts its last blocks first; the rest follow as they near the view."""
+MOUNT_SCREENS = 2
+"""Much text given at once mounts its last blocks, about this many screens of them, first; the
+rest follow as they come near the view."""
 
 
 class StreamingMarkdown(Markdown):
@@ -366,14 +367,12 @@ class StreamingMarkdown(Markdown):
         new_slots = [block for block in blocks if block.drawn]
         first_slot = len(self._slots)
         self._slots.extend(new_slots)
-        widgets: list[Any] = [self._build(block) for block in new_slots[-MOUNT_FIRST:]]
-        if len(new_slots) > MOUNT_FIRST:
-            # Much arrived at once (a fast stream, a late mount): mount what is most likely on
-            # screen now; the viewport check unfolds the rest when it comes near.
-            folded = new_slots[:-MOUNT_FIRST]
-            width = max(self.size.width, 20)
-            for block in folded:
-                block.estimate(width)
+        # Much may arrive at once (a fast stream, a late mount): mount what is most likely on
+        # screen now; the viewport check unfolds the rest when it comes near.
+        mounted = self._last_screens(new_slots)
+        widgets: list[Any] = [self._build(block) for block in new_slots[-mounted:]]
+        folded = new_slots[: len(new_slots) - mounted]
+        if folded:
             spacer = Spacer(first_slot, first_slot + len(folded))
             spacer.set_run(*run_box(folded))
             widgets.insert(0, spacer)
@@ -393,14 +392,12 @@ class StreamingMarkdown(Markdown):
         await self.remove_children()
         self._all = blocks
         self._slots = [block for block in blocks if block.drawn]
-        width = max(self.size.width, 20)
         for block in self._slots:
             block.widget = None
             block.measured = False
-            block.estimate(width)
-        mounted = self._slots[-MOUNT_FIRST:]
-        widgets: list[Any] = [self._build(block) for block in mounted]
-        folded = self._slots[: len(self._slots) - len(mounted)]
+        count = self._last_screens(self._slots)
+        widgets: list[Any] = [self._build(block) for block in self._slots[-count:]]
+        folded = self._slots[: len(self._slots) - count]
         if folded:
             spacer = Spacer(0, len(folded))
             spacer.set_run(*run_box(folded))
@@ -408,6 +405,21 @@ class StreamingMarkdown(Markdown):
         if widgets:
             await self.mount_all(widgets)
         self._request_viewport_check()
+
+    def _last_screens(self, blocks: list[Block]) -> int:
+        """How many of the last ``blocks`` fill about ``MOUNT_SCREENS`` screens (estimated)."""
+        width = max(self.size.width or self.app.size.width, 20)
+        budget = max(self.app.size.height, 10) * MOUNT_SCREENS
+        for block in blocks:
+            if not block.measured:
+                block.estimate(width)
+        count = 0
+        for block in reversed(blocks):
+            if budget <= 0:
+                break
+            budget -= block.height + block.margin_bottom
+            count += 1
+        return count
 
     def _build(self, block: Block) -> MarkdownBlock:
         """Build the widget of a drawn block."""
