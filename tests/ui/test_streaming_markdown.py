@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Markdown
-from textual.widgets.markdown import MarkdownBlock, MarkdownFence
+from textual.widgets._markdown import MarkdownBlock, MarkdownFence, MarkdownTable
 
 from tests.ui.helpers import Host, screen_lines
 from tui.widgets.streaming_markdown import StreamingMarkdown
@@ -191,3 +191,24 @@ async def test_append_before_mount_is_shown_once_mounted() -> None:
         await markdown.finish()
         await pilot.pause()
         assert "Hello world" in "\n".join(screen_lines(app))
+
+
+async def test_a_streaming_table_grows_row_by_row_in_the_same_widget() -> None:
+    rows = "".join(f"| {index} | {index * index} |\n" for index in range(12))
+    text = "| n | square |\n|---|--------|\n" + rows
+    expected_lines, _ = await one_shot(text)
+    markdown = StreamingMarkdown()
+    app = Host(markdown)
+    async with app.run_test(size=(80, 120)) as pilot:
+        for line in text.splitlines(keepends=True)[:3]:
+            markdown.append(line)
+        await pilot.pause(0.1)
+        table = markdown.query_one(MarkdownTable)
+        for line in text.splitlines(keepends=True)[3:]:
+            markdown.append(line)
+            await pilot.pause(0.05)
+        assert markdown.query_one(MarkdownTable) is table
+        assert any("11" in line and "121" in line for line in screen_lines(app))
+        await markdown.finish()
+        await pilot.pause()
+        assert screen_lines(app) == expected_lines
