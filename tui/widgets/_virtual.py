@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from textual.dom import NoScreen
+from textual.errors import NoWidget
 from textual.widget import Widget
 
 FOLD_MIN_RUN = 6
@@ -76,6 +78,24 @@ class Slot:
         self.margin_bottom = margin.bottom
         self.measured = True
         return True
+
+
+def visible_window(widget: Widget) -> tuple[int, int, int] | None:
+    """Rows of ``widget``'s content on screen (top, bottom) and the viewport's height.
+
+    ``None`` when it is not laid out (or no longer mounted). A widget scrolled out of view gets
+    an empty window far above it, so everything of it that can fold does.
+    """
+    try:
+        geometry = widget.screen.find_widget(widget)
+    except (NoWidget, NoScreen):
+        return None
+    region, clip = geometry.region, geometry.clip
+    visible = region.intersection(clip)
+    if not visible:
+        return -4 * clip.height, -4 * clip.height, clip.height
+    top = visible.y - region.y - widget.styles.gutter.top
+    return top, top + visible.height, clip.height
 
 
 def run_box(slots: Sequence[Slot]) -> tuple[int, int, int]:

@@ -19,15 +19,20 @@ from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.await_complete import AwaitComplete
-from textual.dom import NoScreen
-from textual.errors import NoWidget
 from textual.events import Mount
 from textual.widgets import Markdown
 from textual.widgets._markdown import MarkdownBlock, MarkdownFence
 
-from tui.widgets._blocks import Block, first_open, line_offset, line_starts, split_blocks
+from tui.widgets._blocks import (
+    Block,
+    count_last_rows,
+    first_open,
+    line_offset,
+    line_starts,
+    split_blocks,
+)
 from tui.widgets._open_block import update_in_place
-from tui.widgets._virtual import Spacer, plan, reconcile, run_box
+from tui.widgets._virtual import Spacer, plan, reconcile, run_box, visible_window
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -409,17 +414,7 @@ class StreamingMarkdown(Markdown):
     def _last_screens(self, blocks: list[Block]) -> int:
         """How many of the last ``blocks`` fill about ``MOUNT_SCREENS`` screens (estimated)."""
         width = max(self.size.width or self.app.size.width, 20)
-        budget = max(self.app.size.height, 10) * MOUNT_SCREENS
-        for block in blocks:
-            if not block.measured:
-                block.estimate(width)
-        count = 0
-        for block in reversed(blocks):
-            if budget <= 0:
-                break
-            budget -= block.height + block.margin_bottom
-            count += 1
-        return count
+        return count_last_rows(blocks, width, max(self.app.size.height, 10) * MOUNT_SCREENS)
 
     def _build(self, block: Block) -> MarkdownBlock:
         """Build the widget of a drawn block."""
@@ -446,19 +441,15 @@ class StreamingMarkdown(Markdown):
         self._viewport_check_pending = False
         if not self.is_mounted or not self._slots:
             return
-        try:
-            geometry = self.screen.find_widget(self)
-        except (NoWidget, NoScreen):
-            return  # folded away (with its message) or not laid out yet
-        region, clip = geometry.region, geometry.clip
-        visible = region.intersection(clip)
-        top = visible.y - region.y - self.styles.gutter.top if visible else -clip.height * 4
-        bottom = top + visible.height
+        window = visible_window(self)
+        if window is None:
+            return
+        top, bottom, height = window
         async with self._render_lock:
             for slot in self._slots:
                 if slot.widget is not None:
                     slot.measure()
-            wanted = plan(self._slots, top, bottom, max(clip.height // 2, 5))
+            wanted = plan(self._slots, top, bottom, max(height // 2, 5))
             changed = await reconcile(self, self._slots, wanted, self._build_slot)
         if changed:
             self._request_viewport_check()
