@@ -6,7 +6,7 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets.markdown import MarkdownBlock
 
-from tests.ui.helpers import BareHost, make_message, screen_lines, settle
+from tests.ui.hosts import BareHost, make_message, screen_lines, settle
 from tui.domain import Message, MessageStatus, Role
 from tui.widgets.chat_log import ChatLog
 from tui.widgets.message_view import MessageView

@@ -7,7 +7,7 @@ from typing import TypeVar
 from textual.message import Message as TextualMessage
 from textual.widgets import Collapsible
 
-from tests.ui.helpers import Host, make_message, screen_lines, settle
+from tests.ui.hosts import Host, make_message, screen_lines, settle
 from tui.domain import MessageStatus, Role
 from tui.widgets.message_view import MessageHeader, MessageView
 

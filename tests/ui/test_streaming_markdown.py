@@ -7,7 +7,7 @@ from textual.pilot import Pilot
 from textual.widgets import Markdown
 from textual.widgets._markdown import MarkdownBlock, MarkdownFence, MarkdownTable
 
-from tests.ui.helpers import Host, screen_lines, settle
+from tests.ui.hosts import Host, screen_lines, settle
 from tui.widgets.streaming_markdown import StreamingMarkdown
 
 DOCUMENT = """# Streaming notes
