@@ -4,7 +4,8 @@ Run from the repository root:
 
     python bench/stream_render.py [--rates flat,500,100] [--tokens 10000] [--size 100x40]
 
-For each pace (flat out, i.e. as fast as the source yields, and N tokens per second) it streams
+For each pace (flat out: all deltas back to back without yielding to the event loop, as a burst
+read from one network chunk arrives; or N tokens per second) it streams
 the same answer (paragraphs, lists, fenced code; see ``answer.py``) into:
 
 - ``textual``: Textual's ``Markdown`` fed through ``MarkdownStream`` (the baseline);

@@ -123,15 +123,17 @@ def tops(slots: Sequence[Slot]) -> list[int]:
     return result
 
 
-def plan(slots: Sequence[Slot], window_top: int, window_bottom: int, margin: int) -> list[bool]:
+def plan(
+    slots: Sequence[Slot], window_top: int, window_bottom: int, margin: int, keep: int = 2
+) -> list[bool]:
     """Which items should be mounted for a viewport showing rows ``window_top..window_bottom``.
 
-    Items within ``margin`` rows of the window are mounted; mounted ones stay until they are more
-    than twice that far (so small scrolls do not fold and unfold the same items); pinned items and
-    items not yet measured always stay.
+    Items within ``margin`` rows of the window are mounted; mounted ones stay until they are
+    more than ``keep`` times that far (so scrolling back and forth does not fold and unfold the
+    same items); pinned items and items not yet measured always stay.
     """
     near_top, near_bottom = window_top - margin, window_bottom + margin
-    far_top, far_bottom = window_top - 2 * margin, window_bottom + 2 * margin
+    far_top, far_bottom = window_top - keep * margin, window_bottom + keep * margin
     wanted: list[bool] = []
     for slot, top in zip(slots, tops(slots), strict=True):
         bottom = top + slot.height
