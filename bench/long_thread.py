@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from textual.app import App, ComposeResult  # noqa: E402
 
+from bench.gc_policy import apply_gc_policy  # noqa: E402
 from bench.stall import StallMeter  # noqa: E402
 from tui.domain import Message, MessageStatus, Role  # noqa: E402
 from tui.widgets._virtual import Spacer  # noqa: E402
@@ -192,9 +193,15 @@ def main() -> None:
     parser.add_argument("--size", default="120x40", help="terminal size, COLUMNSxROWS")
     parser.add_argument("--pages", type=int, default=150, help="pages to scroll up")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--gc-policy", action="store_true", help="apply the recommended GC settings first"
+    )
     args = parser.parse_args()
     columns, rows = (int(part) for part in args.size.split("x"))
     messages = make_thread(args.messages)
+    if args.gc_policy:
+        apply_gc_policy()
+        print("with the recommended GC settings (bench/gc_policy.py)")
     asyncio.run(open_thread(messages, (columns, rows), args.pages))
     asyncio.run(measure_memory(messages, (columns, rows)))
     if not args.no_baseline:

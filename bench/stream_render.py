@@ -4,7 +4,8 @@ Run from the repository root:
 
     python bench/stream_render.py [--rates flat,500,100] [--tokens 10000] [--size 100x40]
 
-For each pace (flat out, i.e. as fast as the source yields, and N tokens per second) it streams
+For each pace (flat out: all deltas back to back without yielding to the event loop, as a burst
+read from one network chunk arrives; or N tokens per second) it streams
 the same answer (paragraphs, lists, fenced code; see ``answer.py``) into:
 
 - ``textual``: Textual's ``Markdown`` fed through ``MarkdownStream`` (the baseline);
@@ -42,6 +43,7 @@ from textual.widgets import Markdown  # noqa: E402
 from textual.widgets.markdown import MarkdownBlock  # noqa: E402
 
 from bench.answer import make_answer, token_source  # noqa: E402
+from bench.gc_policy import apply_gc_policy  # noqa: E402
 from bench.stall import StallMeter  # noqa: E402
 from tui.domain import Message, MessageStatus, Role  # noqa: E402
 from tui.widgets.chat_log import ChatLog  # noqa: E402
@@ -125,6 +127,7 @@ async def run_one(
         if renderer == "textual":
             await stream.stop()
         else:
+            assert isinstance(log, ChatLog)
             await log.finish_streaming(_message(2, Role.ASSISTANT, ""))
         await _frame(app)
         final_frame = time.perf_counter()
@@ -139,21 +142,6 @@ async def run_one(
             "last_line_visible": _last_line_visible(app, log, last_line),
             "full_collections": gc.get_stats()[2]["collections"] - full_collections,
         }
-
-
-def apply_gc_policy() -> None:
-    """The garbage-collection settings recommended for the app, applied once after start.
-
-    A Textual screen keeps ~150,000 objects alive (widgets, styles, cached lines); every
-    rendered frame promotes short-lived lines to the oldest generation, so CPython runs a full
-    collection of all of them about twice a second while text streams, for 50-200 ms each.
-    Freezing what exists after start takes the app's own objects out of those scans, and asking
-    for 100 (not 10) younger collections between full ones makes them rare.
-    """
-    gc.collect()
-    gc.freeze()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, 100)
 
 
 def _pace_label(rate: float | None) -> str:

@@ -6,7 +6,7 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets.markdown import MarkdownBlock
 
-from tests.ui.helpers import BareHost, make_message, screen_lines
+from tests.ui.hosts import BareHost, make_message, screen_lines, settle
 from tui.domain import Message, MessageStatus, Role
 from tui.widgets.chat_log import ChatLog
 from tui.widgets.message_view import MessageView
@@ -32,7 +32,7 @@ async def stream_reply(pilot: Pilot[None], log: ChatLog, lines: int) -> MessageV
             view.append_text(word + " ")
         await pilot.pause(0.01)
     await log.finish_streaming(make_message(1000, ""))
-    await pilot.pause(0.1)
+    await settle(pilot)
     return view
 
 
@@ -82,15 +82,14 @@ async def test_a_long_thread_mounts_only_the_newest_messages() -> None:
     messages = thread(2000)
     async with app.run_test(size=(80, 24)) as pilot:
         await log.set_messages(messages)
-        await pilot.pause(0.1)
+        await settle(pilot)
         assert log.message_count == 2000
         assert 1 <= len(log.views) <= 20
         assert log.views[-1].message.id == 2000
         assert any("Answer 1999." in line for line in screen_lines(app))
         # Jumping to the top mounts the first messages and folds the newest away.
         log.scroll_home(animate=False)
-        for _ in range(10):
-            await pilot.pause(0.05)
+        await settle(pilot, rounds=20)
         ids = [view.message.id for view in log.views]
         assert 1 in ids
         assert 2000 not in ids
@@ -110,3 +109,23 @@ async def test_updates_reach_mounted_views() -> None:
         assert view is not None
         assert view.sibling == (1, 2)
         assert any("stopped" in line and "1/2" in line for line in screen_lines(app))
+
+
+async def test_a_cancelled_reply_keeps_what_arrived() -> None:
+    log = ChatLog()
+    app = BareHost(log)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log.set_messages(thread(2))
+        view = await log.add_message(
+            make_message(3, "", status=MessageStatus.STREAMING), streaming=True
+        )
+        for piece in ["Here is the code:\n\n```py", "thon\nprint('par", "tial')\n"]:
+            view.append_text(piece)
+            await pilot.pause(0.05)
+        await log.finish_streaming(make_message(3, "", status=MessageStatus.CANCELLED))
+        await pilot.pause()
+        assert view.text == "Here is the code:\n\n```python\nprint('partial')\n"
+        assert view.code_blocks == ["print('partial')"]
+        screen = "\n".join(screen_lines(app))
+        assert "print('partial')" in screen
+        assert "stopped" in screen

@@ -7,7 +7,7 @@ from typing import TypeVar
 from textual.message import Message as TextualMessage
 from textual.widgets import Collapsible
 
-from tests.ui.helpers import Host, make_message, screen_lines
+from tests.ui.hosts import Host, make_message, screen_lines, settle
 from tui.domain import MessageStatus, Role
 from tui.widgets.message_view import MessageHeader, MessageView
 
@@ -79,12 +79,12 @@ async def test_reasoning_is_open_while_it_streams_and_collapses_when_the_answer_
     app = Host(view)
     async with app.run_test(size=(80, 20)) as pilot:
         await view.append_reasoning("Thinking about **streams**")
-        await pilot.pause(0.1)
+        await settle(pilot)
         collapsible = app.query_one(Collapsible)
         assert not collapsible.collapsed
         assert any("Thinking about streams" in line for line in screen_lines(app))
-        view.append_text("The answer.")
-        await pilot.pause(0.1)
+        await view.append_text("The answer.")
+        await pilot.pause()
         assert collapsible.collapsed
         final = make_message(3, "", reasoning="Thinking about **streams**")
         await view.finish(final)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from tests.ui.helpers import BareHost
+from tests.ui.hosts import BareHost
 from tui.widgets.prompt_input import PromptInput
 
 

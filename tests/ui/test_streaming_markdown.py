@@ -5,9 +5,9 @@ from __future__ import annotations
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Markdown
-from textual.widgets.markdown import MarkdownBlock, MarkdownFence
+from textual.widgets._markdown import MarkdownBlock, MarkdownFence, MarkdownTable
 
-from tests.ui.helpers import Host, screen_lines
+from tests.ui.hosts import Host, screen_lines, settle
 from tui.widgets.streaming_markdown import StreamingMarkdown
 
 DOCUMENT = """# Streaming notes
@@ -116,8 +116,7 @@ async def test_finished_blocks_are_rendered_once() -> None:
     markdown = StreamingMarkdown()
     app = Host(markdown)
     async with app.run_test(size=(80, 120)) as pilot:
-        markdown.append("# Title\n\nFirst paragraph.\n\n")
-        await pilot.pause(0.1)
+        await markdown.append("# Title\n\nFirst paragraph.\n\n")
         heading = markdown.children[0]
         for piece in chunks("Second paragraph grows word by word. " * 8, 6):
             markdown.append(piece)
@@ -135,8 +134,8 @@ async def test_open_code_fence_shows_code_while_streaming_and_after_finish() -> 
     markdown = StreamingMarkdown()
     app = Host(markdown)
     async with app.run_test(size=(80, 40)) as pilot:
-        markdown.append("Intro\n\n```python\nprint(1)\n\nprint(2)")
-        await pilot.pause(0.1)
+        await markdown.append("Intro\n\n```python\nprint(1)\n\nprint(2)")
+        await pilot.pause()
         fences = list(markdown.query(MarkdownFence))
         assert [fence.code for fence in fences] == ["print(1)\n\nprint(2)"]
         await markdown.finish()
@@ -167,7 +166,7 @@ async def test_a_long_answer_keeps_only_the_blocks_near_the_view_mounted() -> No
             markdown.append(piece)
             await pilot.pause(0.005)
         await markdown.finish()
-        await pilot.pause(0.2)
+        await settle(pilot)
         assert markdown.block_count == 150
         assert markdown.mounted_block_count < 60
         # The last line streamed is in view, at the bottom.
@@ -176,8 +175,8 @@ async def test_a_long_answer_keeps_only_the_blocks_near_the_view_mounted() -> No
         # Scrolling back to the top mounts the first blocks again, at the same height.
         scroll = app.query_one("#scroll")
         scroll.scroll_home(animate=False)
-        await pilot.pause(0.2)
-        await pilot.pause(0.2)
+        await settle(pilot)
+        await settle(pilot)
         assert any("Paragraph 0 of a long answer." in line for line in screen_lines(app))
 
 
@@ -187,7 +186,28 @@ async def test_append_before_mount_is_shown_once_mounted() -> None:
     async with app.run_test(size=(60, 20)) as pilot:
         markdown.append("Hello **world**")
         await app.query_one("#scroll").mount(markdown)
-        await pilot.pause(0.1)
+        await settle(pilot)
         await markdown.finish()
         await pilot.pause()
         assert "Hello world" in "\n".join(screen_lines(app))
+
+
+async def test_a_streaming_table_grows_row_by_row_in_the_same_widget() -> None:
+    rows = "".join(f"| {index} | {index * index} |\n" for index in range(12))
+    text = "| n | square |\n|---|--------|\n" + rows
+    expected_lines, _ = await one_shot(text)
+    markdown = StreamingMarkdown()
+    app = Host(markdown)
+    async with app.run_test(size=(80, 120)) as pilot:
+        for line in text.splitlines(keepends=True)[:3]:
+            shown = markdown.append(line)
+        await shown
+        table = markdown.query_one(MarkdownTable)
+        for line in text.splitlines(keepends=True)[3:]:
+            await markdown.append(line)  # waits for the frame that shows the line
+        await pilot.pause()
+        assert markdown.query_one(MarkdownTable) is table
+        assert any("11" in line and "121" in line for line in screen_lines(app))
+        await markdown.finish()
+        await pilot.pause()
+        assert screen_lines(app) == expected_lines

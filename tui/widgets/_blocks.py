@@ -120,3 +120,17 @@ def line_starts(text: str) -> list[int]:
 def line_offset(starts: list[int], line: int, text: str) -> int:
     """Offset where ``line`` starts (the end of the text past the last line)."""
     return starts[line] if line < len(starts) else len(text)
+
+
+def count_last_rows(blocks: Sequence[Block], width: int, rows: int) -> int:
+    """How many of the last ``blocks`` fill about ``rows`` rows (estimated where not measured)."""
+    for block in blocks:
+        if not block.measured:
+            block.estimate(width)
+    count = 0
+    for block in reversed(blocks):
+        if rows <= 0:
+            break
+        rows -= block.height + block.margin_bottom
+        count += 1
+    return count

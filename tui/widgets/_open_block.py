@@ -18,6 +18,9 @@ from textual.widgets._markdown import (
     MarkdownList,
     MarkdownOrderedList,
     MarkdownParagraph,
+    MarkdownTable,
+    MarkdownTableCellContents,
+    MarkdownTableContent,
 )
 
 if TYPE_CHECKING:
@@ -50,6 +53,9 @@ async def update_in_place(
         return True
     if kind in ("bullet_list_open", "ordered_list_open") and isinstance(widget, MarkdownList):
         return await _update_list(widget, old_tokens, new_tokens, build)
+    if kind == "table_open" and isinstance(widget, MarkdownTable):
+        fresh = build(new_tokens)
+        return isinstance(fresh, MarkdownTable) and await _update_table(widget, fresh)
     return False
 
 
@@ -155,3 +161,40 @@ def _item_spans(tokens: Sequence[Token]) -> list[tuple[int, int]]:
         elif token.level == 1 and token.type == "list_item_close":
             spans.append((start, index + 1))
     return spans
+
+
+async def _update_table(widget: MarkdownTable, fresh: MarkdownTable) -> bool:
+    """Replace the cells of the rows that changed, made as ``MarkdownTableContent`` makes them."""
+    contents = widget.query_children(MarkdownTableContent)
+    if not contents:
+        return False
+    content = contents.first()
+    headers, rows = fresh._get_headers_and_rows()
+    if [header.plain for header in headers] != [header.plain for header in content.headers]:
+        return False
+    old_rows = content.rows
+    same = 0
+    for old_row, new_row in zip(old_rows, rows, strict=False):
+        if [cell.markup for cell in old_row] != [cell.markup for cell in new_row]:
+            break
+        same += 1
+    stale = [
+        child
+        for child in content.children
+        if any(child.has_class(f"row{index}") for index in range(same + 1, len(old_rows) + 1))
+    ]
+    cells = [
+        MarkdownTableCellContents(
+            cell, classes=f"row{row_index} cell", name=f"cell{row_index}.{cell_index}"
+        ).with_tooltip(cell.plain)
+        for row_index, row in enumerate(rows[same:], same + 1)
+        for cell_index, cell in enumerate(row, 1)
+    ]
+    if stale:
+        await content.remove_children(stale)
+    if cells:
+        await content.mount_all(cells)
+    content.rows = rows
+    content.last_row = len(rows)
+    widget._headers, widget._rows = headers, rows
+    return True

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from textual.dom import NoScreen
+from textual.errors import NoWidget
 from textual.widget import Widget
 
 FOLD_MIN_RUN = 6
@@ -78,6 +80,24 @@ class Slot:
         return True
 
 
+def visible_window(widget: Widget) -> tuple[int, int, int] | None:
+    """Rows of ``widget``'s content on screen (top, bottom) and the viewport's height.
+
+    ``None`` when it is not laid out (or no longer mounted). A widget scrolled out of view gets
+    an empty window far above it, so everything of it that can fold does.
+    """
+    try:
+        geometry = widget.screen.find_widget(widget)
+    except (NoWidget, NoScreen):
+        return None
+    region, clip = geometry.region, geometry.clip
+    visible = region.intersection(clip)
+    if not visible:
+        return -4 * clip.height, -4 * clip.height, clip.height
+    top = visible.y - region.y - widget.styles.gutter.top
+    return top, top + visible.height, clip.height
+
+
 def run_box(slots: Sequence[Slot]) -> tuple[int, int, int]:
     """Height and outer margins of a run laid out by Textual's vertical layout."""
     height = 0
@@ -103,15 +123,17 @@ def tops(slots: Sequence[Slot]) -> list[int]:
     return result
 
 
-def plan(slots: Sequence[Slot], window_top: int, window_bottom: int, margin: int) -> list[bool]:
+def plan(
+    slots: Sequence[Slot], window_top: int, window_bottom: int, margin: int, keep: int = 2
+) -> list[bool]:
     """Which items should be mounted for a viewport showing rows ``window_top..window_bottom``.
 
-    Items within ``margin`` rows of the window are mounted; mounted ones stay until they are more
-    than twice that far (so small scrolls do not fold and unfold the same items); pinned items and
-    items not yet measured always stay.
+    Items within ``margin`` rows of the window are mounted; mounted ones stay until they are
+    more than ``keep`` times that far (so scrolling back and forth does not fold and unfold the
+    same items); pinned items and items not yet measured always stay.
     """
     near_top, near_bottom = window_top - margin, window_bottom + margin
-    far_top, far_bottom = window_top - 2 * margin, window_bottom + 2 * margin
+    far_top, far_bottom = window_top - keep * margin, window_bottom + keep * margin
     wanted: list[bool] = []
     for slot, top in zip(slots, tops(slots), strict=True):
         bottom = top + slot.height

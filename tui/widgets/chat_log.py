@@ -32,6 +32,8 @@ def _message_view_class() -> type[MessageView]:
 
 OPEN_SCREENS = 2
 """How many screens of the newest messages a thread opens with mounted."""
+KEEP = 2
+"""Mounted messages stay until they are this many margins (screens) away from the view."""
 MOUNT_PER_FRAME = 2
 """Messages mounted per frame while scrolling: the rest follow in the next frames, so scrolling
 never waits for a whole screen of Markdown at once."""
@@ -220,10 +222,10 @@ class ChatLog(VerticalScroll, can_focus=False):
         for entry in entries:
             if entry.widget is not None:
                 entry.measure()
+        self._restore_position(entries)
         height = self.scrollable_content_region.height
         top = round(self.scroll_y)
-        self._restore_position(entries)
-        wanted = plan(entries, top, top + height, max(height, 10))
+        wanted = plan(entries, top, top + height, max(height, 10), keep=KEEP)
         self._limit_mounts(entries, wanted, top + height // 2)
         if not self.following:
             positions = tops(entries)

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from textual import events, on
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.errors import NoWidget
@@ -217,15 +218,20 @@ class MessageView(Widget, can_focus=True):
         assert self._reasoning is not None
         self._reasoning.append(text)
 
-    def append_text(self, text: str) -> None:
-        """Add answer text; the first of it closes the reasoning block."""
+    def append_text(self, text: str) -> AwaitComplete:
+        """Add answer text; the first of it closes the reasoning block.
+
+        Cheap (buffered until the next frame); awaiting the result is optional and waits for
+        the frame that shows it.
+        """
         if not self._answer_started and text:
             self._answer_started = True
             if self._collapsible is not None:
                 self._collapsible.collapsed = True
         body = self.body
         if isinstance(body, StreamingMarkdown):
-            body.append(text)
+            return body.append(text)
+        return AwaitComplete()
 
     def set_usage(self, usage: Usage) -> None:
         """Show token counts as soon as the provider reports them."""

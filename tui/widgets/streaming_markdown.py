@@ -19,15 +19,20 @@ from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.await_complete import AwaitComplete
-from textual.dom import NoScreen
-from textual.errors import NoWidget
 from textual.events import Mount
 from textual.widgets import Markdown
 from textual.widgets._markdown import MarkdownBlock, MarkdownFence
 
-from tui.widgets._blocks import Block, first_open, line_offset, line_starts, split_blocks
+from tui.widgets._blocks import (
+    Block,
+    count_last_rows,
+    first_open,
+    line_offset,
+    line_starts,
+    split_blocks,
+)
 from tui.widgets._open_block import update_in_place
-from tui.widgets._virtual import Spacer, plan, reconcile, run_box
+from tui.widgets._virtual import Spacer, plan, reconcile, run_box, visible_window
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -36,8 +41,9 @@ if TYPE_CHECKING:
 
 BIG_TEXT = 16_000
 """Texts longer than this are parsed in a thread, so the event loop keeps ticking."""
-MOUNT_FIRST = 40
-"""A long text given whole mounts its last blocks first; the rest follow as they near the view."""
+MOUNT_SCREENS = 2
+"""Much text given at once mounts its last blocks, about this many screens of them, first; the
+rest follow as they come near the view."""
 
 
 class StreamingMarkdown(Markdown):
@@ -64,6 +70,7 @@ class StreamingMarkdown(Markdown):
         self._pending: list[str] = []
         self._frame_interval = 1.0 / frame_rate
         self._last_frame = 0.0
+        self._frame_cost = 0.0
         self._frame_scheduled = False
         self._frame_done: asyncio.Future[None] | None = None
         self._frame_waiter: AwaitComplete | None = None
@@ -135,7 +142,7 @@ class StreamingMarkdown(Markdown):
             self._frame_done = asyncio.get_running_loop().create_future()
             self._frame_waiter = AwaitComplete(self._frame_done)
         if not self._frame_scheduled and self.is_mounted:
-            self._schedule_frame(self._last_frame + self._frame_interval - time.monotonic())
+            self._schedule_frame(self._next_frame_delay())
         return self._frame_waiter
 
     async def finish(self) -> None:
@@ -235,13 +242,22 @@ class StreamingMarkdown(Markdown):
                 self._tail_line = opening.start_line
             self._drop_tokens(self._open_from, self._open_from + keep_open_from)
             self._open_from += keep_open_from
-            # Rendering slower than the frame interval stretches the interval, so a slow
-            # terminal gets fewer, larger updates instead of a backlog.
-            self._last_frame = time.monotonic() + (time.monotonic() - started)
+            self._last_frame = started
+            self.call_after_refresh(self._frame_painted, started)
         if waiters is not None and not waiters.done():
             waiters.set_result(None)
         if self._pending and not self._frame_scheduled:
-            self._schedule_frame(self._last_frame + self._frame_interval - time.monotonic())
+            self._schedule_frame(self._next_frame_delay())
+
+    def _frame_painted(self, started: float) -> None:
+        self._frame_cost = time.monotonic() - started
+
+    def _next_frame_delay(self) -> float:
+        """Wait a frame interval, or twice what the last frame cost (parse, layout and paint)
+        if that is longer: a slow terminal gets fewer, larger updates and the event loop keeps
+        half its time for keys and the network."""
+        interval = max(self._frame_interval, 2 * self._frame_cost)
+        return self._last_frame + interval - time.monotonic()
 
     def _offset_of_line(self, text: str, line: int) -> int:
         """Offset of ``line`` in ``text``, counting on from the current tail."""
@@ -356,14 +372,12 @@ class StreamingMarkdown(Markdown):
         new_slots = [block for block in blocks if block.drawn]
         first_slot = len(self._slots)
         self._slots.extend(new_slots)
-        widgets: list[Any] = [self._build(block) for block in new_slots[-MOUNT_FIRST:]]
-        if len(new_slots) > MOUNT_FIRST:
-            # Much arrived at once (a fast stream, a late mount): mount what is most likely on
-            # screen now; the viewport check unfolds the rest when it comes near.
-            folded = new_slots[:-MOUNT_FIRST]
-            width = max(self.size.width, 20)
-            for block in folded:
-                block.estimate(width)
+        # Much may arrive at once (a fast stream, a late mount): mount what is most likely on
+        # screen now; the viewport check unfolds the rest when it comes near.
+        mounted = self._last_screens(new_slots)
+        widgets: list[Any] = [self._build(block) for block in new_slots[-mounted:]]
+        folded = new_slots[: len(new_slots) - mounted]
+        if folded:
             spacer = Spacer(first_slot, first_slot + len(folded))
             spacer.set_run(*run_box(folded))
             widgets.insert(0, spacer)
@@ -383,14 +397,12 @@ class StreamingMarkdown(Markdown):
         await self.remove_children()
         self._all = blocks
         self._slots = [block for block in blocks if block.drawn]
-        width = max(self.size.width, 20)
         for block in self._slots:
             block.widget = None
             block.measured = False
-            block.estimate(width)
-        mounted = self._slots[-MOUNT_FIRST:]
-        widgets: list[Any] = [self._build(block) for block in mounted]
-        folded = self._slots[: len(self._slots) - len(mounted)]
+        count = self._last_screens(self._slots)
+        widgets: list[Any] = [self._build(block) for block in self._slots[-count:]]
+        folded = self._slots[: len(self._slots) - count]
         if folded:
             spacer = Spacer(0, len(folded))
             spacer.set_run(*run_box(folded))
@@ -398,6 +410,11 @@ class StreamingMarkdown(Markdown):
         if widgets:
             await self.mount_all(widgets)
         self._request_viewport_check()
+
+    def _last_screens(self, blocks: list[Block]) -> int:
+        """How many of the last ``blocks`` fill about ``MOUNT_SCREENS`` screens (estimated)."""
+        width = max(self.size.width or self.app.size.width, 20)
+        return count_last_rows(blocks, width, max(self.app.size.height, 10) * MOUNT_SCREENS)
 
     def _build(self, block: Block) -> MarkdownBlock:
         """Build the widget of a drawn block."""
@@ -424,19 +441,15 @@ class StreamingMarkdown(Markdown):
         self._viewport_check_pending = False
         if not self.is_mounted or not self._slots:
             return
-        try:
-            geometry = self.screen.find_widget(self)
-        except (NoWidget, NoScreen):
-            return  # folded away (with its message) or not laid out yet
-        region, clip = geometry.region, geometry.clip
-        visible = region.intersection(clip)
-        top = visible.y - region.y - self.styles.gutter.top if visible else -clip.height * 4
-        bottom = top + visible.height
+        window = visible_window(self)
+        if window is None:
+            return
+        top, bottom, height = window
         async with self._render_lock:
             for slot in self._slots:
                 if slot.widget is not None:
                     slot.measure()
-            wanted = plan(self._slots, top, bottom, max(clip.height // 2, 5))
+            wanted = plan(self._slots, top, bottom, max(height // 2, 5))
             changed = await reconcile(self, self._slots, wanted, self._build_slot)
         if changed:
             self._request_viewport_check()

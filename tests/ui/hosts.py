@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
+from textual.pilot import Pilot
 from textual.widget import Widget
 
 from tui.domain import Message, MessageStatus, Role
@@ -39,6 +40,12 @@ class BareHost(App[None]):
 
     def compose(self) -> ComposeResult:
         yield from self._widgets
+
+
+async def settle(pilot: Pilot[None], rounds: int = 4) -> None:
+    """Let pending messages, layouts and the folding checks that follow them run."""
+    for _ in range(rounds):
+        await pilot.pause()
 
 
 def screen_lines(app: App[None]) -> list[str]:
