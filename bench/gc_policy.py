@@ -1,20 +1,5 @@
-"""The garbage-collection settings the benchmarks try, as the app would apply them."""
+"""The app's garbage-collection settings, so the benchmarks measure what the app does."""
 
-from __future__ import annotations
+from tui.gc_tuning import apply_gc_policy
 
-import gc
-
-
-def apply_gc_policy() -> None:
-    """The garbage-collection settings recommended for the app, applied once after start.
-
-    A Textual screen keeps ~150,000 objects alive (widgets, styles, cached lines); every
-    rendered frame promotes short-lived lines to the oldest generation, so CPython runs a full
-    collection of all of them about twice a second while text streams, for 50-200 ms each.
-    Freezing what exists after start takes the app's own objects out of those scans, and asking
-    for 100 (not 10) younger collections between full ones makes them rare.
-    """
-    gc.collect()
-    gc.freeze()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, 100)
+__all__ = ["apply_gc_policy"]

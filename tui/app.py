@@ -79,7 +79,9 @@ class TuiApp(App[None]):
         new_chat: bool = False,
         theme: str | None = None,
         themes_dir: Path | None = None,
+        tune_gc: bool = False,
     ) -> None:
+        """``tune_gc``: apply ``tui.gc_tuning`` once started (the real app; not in tests)."""
         super().__init__()
         self.services_factory = services_factory
         self.handle = ServiceHandle()
@@ -87,6 +89,7 @@ class TuiApp(App[None]):
         self._new_chat = new_chat
         self._wanted_theme = theme
         self._themes_dir = themes_dir
+        self._tune_gc = tune_gc
 
     def get_default_screen(self) -> Screen[None]:
         return ConversationScreen(
@@ -160,6 +163,10 @@ class TuiApp(App[None]):
             self.notify(str(exc), title="Cannot open the history", severity="error", timeout=60)
             return
         self.handle.set(services)
+        if self._tune_gc:
+            from tui.gc_tuning import apply_gc_policy
+
+            apply_gc_policy()  # after start-up, so everything built so far is frozen
         for problem in services.problems:
             self.notify(problem, title="Settings", severity="warning", timeout=15)
 

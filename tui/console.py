@@ -44,7 +44,7 @@ def run_app(args: argparse.Namespace) -> int:
 
     path = config_file(args.config)
     settings, _ = load_settings(path)  # problems are shown once the app is up
-    TuiApp(factory, theme=settings.ui.theme, themes_dir=user_themes_dir(path)).run()
+    TuiApp(factory, theme=settings.ui.theme, themes_dir=user_themes_dir(path), tune_gc=True).run()
     return EXIT_OK
 
 
