@@ -108,7 +108,7 @@ async def test_updates_reach_mounted_views() -> None:
         view = log.view_for(4)
         assert view is not None
         assert view.sibling == (1, 2)
-        assert any("stopped" in line and "1/2" in line for line in screen_lines(app))
+        assert any("cancelled" in line and "1/2" in line for line in screen_lines(app))
 
 
 async def test_a_cancelled_reply_keeps_what_arrived() -> None:
@@ -128,4 +128,4 @@ async def test_a_cancelled_reply_keeps_what_arrived() -> None:
         assert view.code_blocks == ["print('partial')"]
         screen = "\n".join(screen_lines(app))
         assert "print('partial')" in screen
-        assert "stopped" in screen
+        assert "cancelled" in screen

@@ -178,6 +178,8 @@ async def test_attach_an_image_to_the_next_message(
         assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
         path = await stored_path(app)
         assert [a.name for a in path[0].attachments] == ["pic.png"]
+        shown = str(views(app)[0].query_one(".attachments").render())
+        assert "pic.png" in shown  # the sent message says what it carried
         assert not app.screen.query_one("#attachments").display
 
 

@@ -211,3 +211,15 @@ async def test_a_streaming_table_grows_row_by_row_in_the_same_widget() -> None:
         await markdown.finish()
         await pilot.pause()
         assert screen_lines(app) == expected_lines
+
+
+async def test_reading_the_text_mid_stream_never_holds_back_the_screen() -> None:
+    markdown = StreamingMarkdown()
+    app = Host(markdown)
+    async with app.run_test(size=(80, 30)) as pilot:
+        markdown.append("First paragraph.\n\nSecond para")
+        assert markdown.text == "First paragraph.\n\nSecond para"  # e.g. a copy mid-stream
+        await settle(pilot)
+        shown = "\n".join(screen_lines(app))
+        assert "Second para" in shown  # drawn although nothing more arrived
+        assert markdown.is_streaming

@@ -28,7 +28,7 @@ from tui.widgets.streaming_markdown import StreamingMarkdown
 
 _STATUS_NOTES = {
     MessageStatus.STREAMING: "writing…",
-    MessageStatus.CANCELLED: "stopped",
+    MessageStatus.CANCELLED: "cancelled",
     MessageStatus.INCOMPLETE: "cut short",
     MessageStatus.INTERRUPTED: "interrupted",
     MessageStatus.FAILED: "failed",
@@ -44,7 +44,7 @@ def header_content(message: Message, sibling: tuple[int, int]) -> Content:
         parts.append(("System", "bold $text-warning"))
     else:
         parts.append((message.model or "Assistant", "bold $text-primary"))
-    details = [message.created_at.strftime("%H:%M")]
+    details = [message.created_at.astimezone().strftime("%H:%M")]
     if message.input_tokens is not None or message.output_tokens is not None:
         usage = f"in {message.input_tokens or 0:,} · out {message.output_tokens or 0:,}"
         if message.reasoning_tokens:
@@ -54,7 +54,7 @@ def header_content(message: Message, sibling: tuple[int, int]) -> Content:
         details.append(f"first token {message.latency_ms / 1000:.1f} s")
     if message.duration_ms is not None:
         details.append(f"total {message.duration_ms / 1000:.1f} s")
-    parts.append(("  " + " · ".join(details), "$text-muted"))
+    parts.append(("  " + " · ".join(details), "$foreground-muted"))
     note = _STATUS_NOTES.get(message.status)
     if note:
         color = "$text-error" if message.status is MessageStatus.FAILED else "$text-warning"
@@ -63,7 +63,7 @@ def header_content(message: Message, sibling: tuple[int, int]) -> Content:
     if count > 1:
         parts.append("  ")
         parts.append(("◀", Style.from_meta({"@click": "sibling(-1)"})))
-        parts.append((f" {position}/{count} ", "$text-muted"))
+        parts.append((f" {position}/{count} ", "$foreground-muted"))
         parts.append(("▶", Style.from_meta({"@click": "sibling(1)"})))
     return Content.assemble(*parts)
 
@@ -89,6 +89,7 @@ class MessageView(Widget, can_focus=True):
         &.-user { background: $primary 8%; }
         & > MessageHeader { height: 1; padding: 0 1; }
         & > .body { height: auto; padding: 0 1; }
+        & > .attachments { color: $text-muted; padding: 0 1; height: auto; }
         & > .error { color: $text-error; background: $error 10%; padding: 0 1; height: auto; }
         & > Collapsible { margin: 0; padding: 0; border-top: none; background: transparent; }
         & MarkdownFence.-selected { outline: round $accent; }
@@ -177,6 +178,9 @@ class MessageView(Widget, can_focus=True):
         if message.reasoning:
             yield self._make_reasoning(message.reasoning, collapsed=True)
         yield self._body
+        if message.attachments:
+            names = "  ".join(f"📎 {item.name}" for item in message.attachments)
+            yield Static(Content(names), classes="attachments")
         if message.error:
             self._error = Static(Content(message.error), classes="error")
             yield self._error

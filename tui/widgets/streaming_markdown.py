@@ -95,10 +95,9 @@ class StreamingMarkdown(Markdown):
 
     @property
     def text(self) -> str:
-        """All the Markdown received so far."""
+        """All the Markdown received so far (reading it never holds back the next frame)."""
         if self._pending:
-            self._text += "".join(self._pending)
-            self._pending.clear()
+            return self._text + "".join(self._pending)
         return self._text
 
     @property
@@ -225,7 +224,9 @@ class StreamingMarkdown(Markdown):
         self._frame_waiter = None
         async with self._render_lock:
             started = time.monotonic()
-            text = self.text
+            self._text += "".join(self._pending)
+            self._pending.clear()
+            text = self._text
             self._markdown = text
             tail = text[self._tail_offset :]
             parsed = list(split_blocks(self._get_parser().parse(tail), tail, self._tail_line))
