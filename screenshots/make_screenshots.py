@@ -107,6 +107,7 @@ async def reasoning(pilot: Pilot[object]) -> None:
     answer = views(pilot)[1]
     collapsible = answer.reasoning_collapsible
     assert collapsible is not None
+    await show_top_of(pilot, answer)  # the title must be on screen to be clicked
     await pilot.click(collapsible.query_one("CollapsibleTitle"))
     await wait_for(lambda: not collapsible.collapsed)
     await show_top_of(pilot, answer)
