@@ -55,9 +55,19 @@ class ServiceHandle:
 
 
 def _import_service_modules() -> None:
+    """Everything the first send needs, loaded in a thread so the event loop never waits."""
+    import anyio
+
     import tui.providers.openai_compat  # noqa: F401
     import tui.services.container  # noqa: F401
     import tui.store.db  # noqa: F401
+    import tui.widgets.message_view  # noqa: F401
+
+    # httpx's transport loads most of anyio (and its asyncio backend) on the first connection.
+    for name in dir(anyio):
+        if not name.startswith("_"):
+            getattr(anyio, name)
+    anyio.run(anyio.sleep, 0)
 
 
 class TuiApp(App[None]):

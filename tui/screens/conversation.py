@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from tui.widgets.message_view import MessageView as View
 
 
+STATUS_INTERVAL = 0.1
+"""Seconds between updates of the streaming figures in the status line."""
+
 DEMO_NOTICE = (
     "[b]You are chatting with the offline demo model.[/b] Its replies are made up on this "
     "machine: no key, no network.\n\nTo chat with a real model, set [b]OPENAI_API_KEY[/b], "
@@ -286,12 +289,16 @@ class ConversationScreen(Screen[None]):
         view: View | None = None
         started = time.monotonic()
         tokens = 0
+        shown_at = 0.0
         async for event in events:
             if isinstance(event, TextDelta):
                 assert view is not None
                 view.append_text(event.text)
                 tokens += 1
-                self.status.show_speed(tokens, time.monotonic() - started)
+                now = time.monotonic()
+                if now - shown_at >= STATUS_INTERVAL:  # not once per token: 10 times a second
+                    shown_at = now
+                    self.status.show_speed(tokens, now - started)
             elif isinstance(event, ReasoningDelta):
                 assert view is not None
                 await view.append_reasoning(event.text)
@@ -339,9 +346,7 @@ class ConversationScreen(Screen[None]):
         )
         if view is None:  # failed before anything arrived
             view = await log.add_message(message, positions[message.id])
-        else:
-            await view.finish(message)
-        await log.finish_streaming(message)
+        await log.finish_streaming(message)  # one clean final parse, with status and error
         log.update_message(message, positions[message.id])
         self.status.show_message(message)
         if event.error is not None:
@@ -371,7 +376,6 @@ class ConversationScreen(Screen[None]):
             return
         stored = await services.store.repository.get_message(view.message.id)
         if stored is not None:
-            await view.finish(stored)
             await self.log_widget.finish_streaming(stored)
             self.status.show_message(stored)
 
