@@ -290,3 +290,23 @@ async def test_sibling_positions_mark_every_branch_point_of_the_path(
     assert positions[third.reply.id] == (3, 3)
     switched = await repo.switch_to_branch(second.reply.id)
     assert (await repo.sibling_positions(cid, switched))[second.reply.id] == (1, 3)
+
+
+async def test_stopping_at_text_ended_still_stores_the_whole_reply(
+    services: Services, loopback: LoopbackServer
+) -> None:
+    from contextlib import aclosing
+
+    from tui.services.turns import ReplyTextEnded
+
+    loopback.enqueue(reply("the whole answer"))
+    stream = services.chat.send(None, "q", options=TurnOptions(api_mode=CHAT))
+    async with aclosing(stream):
+        async for event in stream:
+            if isinstance(event, ReplyTextEnded):
+                message_id = event.message_id
+                break
+    stored = await services.store.repository.get_message(message_id)
+    assert stored is not None
+    assert stored.status is MessageStatus.COMPLETE
+    assert stored.content == "the whole answer"

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import aclosing
 from typing import Protocol
 
 from tui.config.settings import Defaults
@@ -139,8 +140,9 @@ class ChatService:
             yield TitleChanged(conversation.id, title)
         reply = await self._prepare(conversation, user, options, [user] if new else None)
         yield reply.chosen
-        async for event in reply.run():
-            yield event
+        async with aclosing(reply.run()) as events:  # closing the turn closes the reply too
+            async for event in events:
+                yield event
         self._after(conversation, reply)
 
     async def regenerate(
@@ -157,8 +159,9 @@ class ChatService:
         conversation = await self._conversation(user.conversation_id)
         reply = await self._prepare(conversation, user, options or TurnOptions())
         yield reply.chosen
-        async for event in reply.run():
-            yield event
+        async with aclosing(reply.run()) as events:  # closing the turn closes the reply too
+            async for event in events:
+                yield event
 
     async def edit(
         self,
@@ -185,8 +188,9 @@ class ChatService:
         conversation = await self._conversation(original.conversation_id)
         reply = await self._prepare(conversation, user, options or TurnOptions())
         yield reply.chosen
-        async for event in reply.run():
-            yield event
+        async with aclosing(reply.run()) as events:  # closing the turn closes the reply too
+            async for event in events:
+                yield event
 
     # ------------------------------------------------------------------ the reply
 

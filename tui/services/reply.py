@@ -31,6 +31,7 @@ from tui.providers.errors import (
 from tui.services.turns import (
     ReplyFinished,
     ReplyStarted,
+    ReplyTextEnded,
     Route,
     RouteChosen,
     TurnEvent,
@@ -151,10 +152,17 @@ class ReplyStream:
             outcome = Failed(MalformedResponseError("The stream ended before the reply did."))
         if isinstance(outcome, Finished):
             status = MessageStatus.INCOMPLETE if outcome.incomplete else MessageStatus.COMPLETE
-            yield ReplyFinished(await self._finish(status, None))
+            error = None
         else:
-            finished = await self._finish(MessageStatus.FAILED, outcome.error)
-            yield ReplyFinished(finished, outcome.error)
+            status, error = MessageStatus.FAILED, outcome.error
+        if self.message is not None:
+            try:
+                yield ReplyTextEnded(self.message.id)
+            except (asyncio.CancelledError, GeneratorExit):
+                # The text is whole: a caller that stops listening now still gets it stored.
+                await asyncio.shield(self._finish(status, error))
+                raise
+        yield ReplyFinished(await self._finish(status, error), error)
 
     def _should_resend(self, outcome: Finished | Failed | None) -> bool:
         """The chained-from response is gone and nothing of this reply exists yet."""

@@ -71,6 +71,16 @@ class ReplyStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyTextEnded:
+    """All the reply's text has arrived; its final record (``ReplyFinished``) follows.
+
+    A screen can draw the finished text while the record is written.
+    """
+
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyFinished:
     """The reply ended: ``message.status`` says how (complete, incomplete, cancelled, failed)."""
 
@@ -92,6 +102,7 @@ TurnEvent = (
     | ReasoningDelta
     | Citation
     | Usage
+    | ReplyTextEnded
     | ReplyFinished
     | TitleChanged
 )
