@@ -18,10 +18,10 @@ What is measured, all with ``time.perf_counter`` in the app's own event loop:
 
 - **last token**: the moment the screen hands the last text delta to the message view
   (``MessageView.append_text``, wrapped on the streaming view's instance);
-- **final frame**: the first screen refresh after the log's ``finish_streaming`` has returned
-  (the view's clean final parse is done; the engine may still be writing the reply's final
-  record, which the user cannot see) in which the view holds the whole answer and its last
-  block (the closing code fence) lies entirely inside the log's visible region;
+- **final frame**: the first screen refresh after the turn is over (the screen's ``streaming``
+  flag is cleared: the log's ``finish_streaming``, with the view's clean final parse, has
+  returned) in which the view holds the whole answer and its last block (the closing code
+  fence) lies entirely inside the log's visible region;
 - **stalls**: a ticker task in the app's loop sleeps 2 ms at a time and records how late it
   wakes; the 99th percentile and the maximum are taken from the first to the last token
   (streaming), and the maximum separately from the last token to the final frame.
@@ -188,16 +188,12 @@ async def run_one(rate: float, tokens: int, size: tuple[int, int]) -> dict[str, 
             finished: asyncio.Future[float] = loop.create_future()
             final: asyncio.Future[float] = loop.create_future()
 
-            finish_streaming = log.finish_streaming
-
-            async def finished_streaming(message: Any) -> None:
-                # The view's clean final parse is done: the next frame is the final one.
-                await finish_streaming(message)
-                if not finished.done():
+            def streaming_changed(streaming: bool) -> None:
+                if not streaming and not finished.done():
                     finished.set_result(time.perf_counter())
                     app.call_after_refresh(check_frame)
 
-            log.finish_streaming = finished_streaming  # type: ignore[method-assign]
+            screen.watch(screen, "streaming", streaming_changed, init=False)
 
             def check_frame() -> None:
                 now = time.perf_counter()

@@ -32,7 +32,6 @@ from tui.domain import (
 from tui.services.turns import (
     ReplyFinished,
     ReplyStarted,
-    ReplyTextEnded,
     RouteChosen,
     TitleChanged,
     TurnEvent,
@@ -291,7 +290,6 @@ class ConversationScreen(Screen[None]):
         started = time.monotonic()
         tokens = 0
         shown_at = 0.0
-        text_ended = False
         async for event in events:
             if isinstance(event, TextDelta):
                 assert view is not None
@@ -331,20 +329,15 @@ class ConversationScreen(Screen[None]):
                     event.message, positions[event.message.id], streaming=True
                 )
                 self._stream_view = view
-            elif isinstance(event, ReplyTextEnded):
-                # Draw the finished text now; the final record is written meanwhile.
-                if view is not None:
-                    await log.finish_streaming(view.message)
-                    text_ended = True
             elif isinstance(event, ReplyFinished):
-                await self._finish_view(services, view, event, text_ended)
+                await self._finish_view(services, view, event)
             elif isinstance(event, TitleChanged):
                 self.sub_title = event.title
             elif isinstance(event, Citation):
                 continue
 
     async def _finish_view(
-        self, services: Services, view: View | None, event: ReplyFinished, text_ended: bool
+        self, services: Services, view: View | None, event: ReplyFinished
     ) -> None:
         message = event.message
         log = self.log_widget
@@ -353,10 +346,8 @@ class ConversationScreen(Screen[None]):
         )
         if view is None:  # failed before anything arrived
             view = await log.add_message(message, positions[message.id])
-        elif not text_ended:
+        else:
             await log.finish_streaming(message)  # one clean final parse, with status and error
-        elif message.error:
-            await view.show_error(message.error)
         log.update_message(message, positions[message.id])
         self.status.show_message(message)
         if event.error is not None:
