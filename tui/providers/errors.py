@@ -99,7 +99,7 @@ class ModelNotFoundError(ProviderError):
 
     @property
     def hint(self) -> str:
-        return "Pick another model (Ctrl+O)."
+        return "Pick another model (Settings, Ctrl+S, or -m on the command line)."
 
 
 class EndpointNotSupportedError(ProviderError):
