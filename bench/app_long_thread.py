@@ -35,8 +35,6 @@ import random
 import select
 import shutil
 import statistics
-import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,6 +52,7 @@ from bench.startup import (  # noqa: E402
     launch,
     read_memory,
     screen_text,
+    spawn_in_pty,
 )
 
 TARGET_THREAD_MS = 300.0
@@ -203,23 +202,9 @@ def settled_memory(
     env: dict[str, str], size: tuple[int, int], sentinel: str, settle: float = 2.0
 ) -> tuple[float | None, float | None]:
     """Launch once; ``VmHWM`` when the sentinel frame is drawn and ``settle`` seconds later."""
-    import fcntl
-    import termios
 
     columns, rows = size
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tui"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-        close_fds=True,
-    )
-    os.close(slave)
+    process, master = spawn_in_pty([sys.executable, "-m", "tui"], env, size)
     output = bytearray()
     at_frame: float | None = None
     later: float | None = None

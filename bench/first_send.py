@@ -30,16 +30,13 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 import re
 import select
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +51,7 @@ from bench.startup import (  # noqa: E402
     drawn_cells,
     isolated_env,
     screen_text,
+    spawn_in_pty,
 )
 from tests.support.script import Behaviour  # noqa: E402
 from tests.support.server import LoopbackServer  # noqa: E402
@@ -118,19 +116,7 @@ class Session:
     @classmethod
     def start(cls, env: dict[str, str], size: tuple[int, int]) -> Session:
         columns, rows = size
-        master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tui"],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            env=env,
-            cwd=ROOT,
-            start_new_session=True,
-            close_fds=True,
-        )
-        os.close(slave)
+        process, master = spawn_in_pty([sys.executable, "-m", "tui"], env, size)
         return cls(process, master, columns, rows)
 
     def pump(self, timeout: float) -> None:

@@ -141,23 +141,17 @@ def _stop(process: subprocess.Popen[bytes], master: int) -> None:
     process.wait()
 
 
-def launch(
-    command: list[str],
-    env: dict[str, str],
-    size: tuple[int, int],
-    *,
-    sentinel: str | None = None,
-    timeout: float = 15.0,
-    linger: float = 0.0,
-) -> Run:
-    """Start ``command`` in a fresh pty and time it to its first full frame."""
+def spawn_in_pty(
+    command: list[str], env: dict[str, str], size: tuple[int, int]
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``command`` on a new pseudo-terminal of ``size`` (columns, rows); returns the
+    process and the terminal's master end, which the caller reads and closes."""
     import fcntl
     import termios
 
     columns, rows = size
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-    started = time.perf_counter()
     process = subprocess.Popen(
         command,
         stdin=slave,
@@ -169,6 +163,22 @@ def launch(
         close_fds=True,
     )
     os.close(slave)
+    return process, master
+
+
+def launch(
+    command: list[str],
+    env: dict[str, str],
+    size: tuple[int, int],
+    *,
+    sentinel: str | None = None,
+    timeout: float = 15.0,
+    linger: float = 0.0,
+) -> Run:
+    """Start ``command`` in a fresh pty and time it to its first full frame."""
+    started = time.perf_counter()
+    columns, rows = size
+    process, master = spawn_in_pty(command, env, size)
     output = bytearray()
     run = Run(None, failure=f"no first frame within {timeout:g} s")
     try:

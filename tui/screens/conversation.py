@@ -290,6 +290,7 @@ class ConversationScreen(Screen[None]):
         started = time.monotonic()
         tokens = 0
         shown_at = 0.0
+        user_shown: asyncio.Future[None] | None = None
         async for event in events:
             if isinstance(event, TextDelta):
                 assert view is not None
@@ -312,15 +313,14 @@ class ConversationScreen(Screen[None]):
                     self.attachments.clear()
                     self._show_attachments()
                     self._set_editing(None)
-                positions = await repository.sibling_positions(
-                    event.message.conversation_id, [event.message]
-                )
-                await log.add_message(event.message, positions[event.message.id])
-                self._show_empty_state(services)
+                # Shown while the engine goes on to send the request: never make it wait on the UI.
+                user_shown = asyncio.ensure_future(self._show_user_message(services, event.message))
             elif isinstance(event, RouteChosen):
                 route = services.registry.config(event.provider)
                 self.status.show_route(route.label, event.model, event.api.value)
             elif isinstance(event, ReplyStarted):
+                if user_shown is not None:
+                    await user_shown
                 started = time.monotonic()
                 positions = await repository.sibling_positions(
                     event.message.conversation_id, [event.message]
@@ -330,11 +330,20 @@ class ConversationScreen(Screen[None]):
                 )
                 self._stream_view = view
             elif isinstance(event, ReplyFinished):
+                if user_shown is not None:
+                    await user_shown
                 await self._finish_view(services, view, event)
             elif isinstance(event, TitleChanged):
                 self.sub_title = event.title
             elif isinstance(event, Citation):
                 continue
+
+    async def _show_user_message(self, services: Services, message: Message) -> None:
+        positions = await services.store.repository.sibling_positions(
+            message.conversation_id, [message]
+        )
+        await self.log_widget.add_message(message, positions[message.id])
+        self._show_empty_state(services)
 
     async def _finish_view(
         self, services: Services, view: View | None, event: ReplyFinished
