@@ -80,6 +80,7 @@ async def stream(pilot: Pilot[None], markdown: StreamingMarkdown, text: str, siz
         if index % 7 == 0:
             await pilot.pause(0.01)
     await markdown.finish()
+    await markdown.confirmed()
     await pilot.pause()
 
 
@@ -124,10 +125,13 @@ async def test_finished_blocks_are_rendered_once() -> None:
         assert markdown.frozen_count == 2
         assert markdown.children[0] is heading  # never rebuilt while the tail streamed
         await markdown.finish()
+        await markdown.confirmed()
         await pilot.pause()
         assert markdown.children[0] is heading
-        # Three blocks, each built once, plus the open paragraph rebuilt by the final parse.
+        # Three blocks, each built once, plus the open paragraph built afresh by ``finish``;
+        # the clean parse that follows agrees with all of them and rebuilds none.
         assert markdown.block_renders == 4
+        assert markdown.confirm_rebuilds == 0
 
 
 async def test_open_code_fence_shows_code_while_streaming_and_after_finish() -> None:
@@ -209,6 +213,7 @@ async def test_a_streaming_table_grows_row_by_row_in_the_same_widget() -> None:
         assert markdown.query_one(MarkdownTable) is table
         assert any("11" in line and "121" in line for line in screen_lines(app))
         await markdown.finish()
+        await markdown.confirmed()
         await pilot.pause()
         assert screen_lines(app) == expected_lines
 
@@ -223,3 +228,52 @@ async def test_reading_the_text_mid_stream_never_holds_back_the_screen() -> None
         shown = "\n".join(screen_lines(app))
         assert "Second para" in shown  # drawn although nothing more arrived
         assert markdown.is_streaming
+
+
+async def test_finish_shows_the_rest_at_once_and_the_clean_parse_mends_the_rest() -> None:
+    # A link reference defined at the very end turns "[docs]" further up into a link: the
+    # paragraph was frozen long before, so only the clean parse after ``finish`` can see it.
+    text = (
+        "See [docs] for more.\n\n"
+        + "".join(f"Paragraph {index}.\n\n" for index in range(6))
+        + "Last words\n\n[docs]: https://example.com/docs\n"
+    )
+    expected_lines, expected_structure = await one_shot(text)
+    markdown = StreamingMarkdown()
+    app = Host(markdown)
+    async with app.run_test(size=(80, 120)) as pilot:
+        for piece in chunks(text, 4):
+            markdown.append(piece)
+            await pilot.pause(0.005)
+        assert top_level_structure(markdown)[0] == ("MarkdownParagraph", "See [docs] for more.")
+        await markdown.finish()
+        assert not markdown.is_confirmed
+        assert markdown.text == text
+        # Everything that arrived is shown by the time ``finish`` returns.
+        assert top_level_structure(markdown)[-1] == ("MarkdownParagraph", "Last words")
+        await markdown.confirmed()
+        await pilot.pause()
+        assert markdown.confirm_rebuilds > 0
+        assert top_level_structure(markdown) == expected_structure
+        assert top_level_structure(markdown)[0] == ("MarkdownParagraph", "See docs for more.")
+        assert screen_lines(app) == expected_lines
+
+
+async def test_finishing_twice_or_a_text_that_never_streamed_changes_nothing() -> None:
+    markdown = StreamingMarkdown("Static **text**.")
+    app = Host(markdown)
+    async with app.run_test(size=(80, 20)) as pilot:
+        await pilot.pause()
+        renders = markdown.block_renders
+        await markdown.finish()
+        await markdown.confirmed()
+        assert markdown.block_renders == renders
+        markdown.append(" More.")
+        await markdown.finish()
+        await markdown.confirmed()
+        renders = markdown.block_renders
+        await markdown.finish()
+        await pilot.pause()
+        assert markdown.block_renders == renders
+        assert markdown.text == "Static **text**. More."
+        assert any("Static text. More." in line for line in screen_lines(app))

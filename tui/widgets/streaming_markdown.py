@@ -2,8 +2,10 @@
 
 ``append`` only buffers a delta. At most once a frame the buffered text is parsed *from the start
 of the open tail*; the top-level blocks that can no longer change are mounted once and frozen,
-and only the open block is rebuilt. ``finish`` parses the whole text once and rebuilds whatever
-differs from that clean parse, so the result is what a one-shot ``Markdown`` render shows.
+and only the open block is rebuilt. ``finish`` shows the rest at once (the open tail parsed and
+built afresh, as cheap as any frame), and once that frame is on screen one clean parse of the
+whole text checks every block and rebuilds whatever differs from it, so the result is what a
+one-shot ``Markdown`` render shows. ``confirmed`` waits for that check.
 
 Blocks are Textual's own Markdown block widgets, so lists, tables and highlighted code look the
 same as everywhere else in Textual. Blocks far above or below the viewport are folded into spacers
@@ -88,6 +90,11 @@ class StreamingMarkdown(Markdown):
         self._parser: MarkdownIt | None = None
         self._viewport_check_pending = False
         self._width = 0
+        self._confirmed = asyncio.Event()
+        """Clear from the first ``append`` until the clean parse after ``finish`` is applied."""
+        self._confirmed.set()
+        self.confirm_rebuilds = 0
+        """How many blocks the clean parse after ``finish`` found different and rebuilt."""
         self.block_renders = 0
         """How many block widgets were built; a frozen block that stays mounted counts once."""
 
@@ -135,6 +142,7 @@ class StreamingMarkdown(Markdown):
         Awaiting the result is optional; it completes once that frame has been rendered.
         """
         self._streaming = True
+        self._confirmed.clear()
         if markdown:
             self._pending.append(markdown)
         if self._frame_waiter is None:
@@ -145,11 +153,31 @@ class StreamingMarkdown(Markdown):
         return self._frame_waiter
 
     async def finish(self) -> None:
-        """End the stream (finished or cancelled): show all that arrived, as one clean parse."""
+        """End the stream (finished or cancelled): show all that arrived, at once.
+
+        The open tail is parsed and built afresh; after that frame is drawn, one clean parse
+        of the whole text confirms the frozen blocks (``confirmed`` waits for it). Finishing a
+        text that is not streaming does nothing.
+        """
+        if not self._streaming and not self._pending:
+            return
         self._streaming = False
+        self._confirmed.clear()
         if self.is_mounted:
-            await self._render_full()
+            await self._render_rest()
+            self.call_after_refresh(self._confirm)
+        else:
+            self._confirmed.set()  # mounting renders the whole text with one clean parse
         self._release_waiters()
+
+    async def confirmed(self) -> None:
+        """Wait until a finished stream has been checked against a clean parse of its text."""
+        await self._confirmed.wait()
+
+    @property
+    def is_confirmed(self) -> bool:
+        """True once the clean parse after ``finish`` (or a whole render) has been applied."""
+        return self._confirmed.is_set()
 
     def set_text(self, markdown: str) -> AwaitComplete:
         """Replace the whole text of a message that is not streaming."""
@@ -307,6 +335,67 @@ class StreamingMarkdown(Markdown):
                 self._tail_offset = line_offset(line_starts(text), self._tail_line, text)
             else:
                 self._tail_line, self._tail_offset = len(line_starts(text)) - 1, len(text)
+            if not self._streaming and not self._pending:
+                self._confirmed.set()
+
+    async def _render_rest(self) -> None:
+        """Show all the text as final: the open tail parsed on its own and built afresh."""
+        async with self._render_lock:
+            if self._pending:
+                self._text += "".join(self._pending)
+                self._pending.clear()
+            text = self._text
+            self._markdown = text
+            self._table_of_contents = None
+            tail = text[self._tail_offset :]
+            if len(tail) > BIG_TEXT:
+                tokens = await asyncio.to_thread(self._get_parser().parse, tail)
+            else:
+                tokens = self._get_parser().parse(tail)
+            parsed = list(split_blocks(tokens, tail, self._tail_line))
+            await self._replace_from(self._open_from, parsed, pinned_from=len(parsed))
+            for block in self._all:
+                block.pinned = False
+            self._open_from = len(self._all)
+            self._tail_line += tail.count("\n")
+            self._tail_offset = len(text)
+
+    async def _confirm(self) -> None:
+        """Parse the whole finished text once; rebuild the blocks that differ from that parse.
+
+        Frozen blocks were parsed from where the tail started, which gives the same blocks
+        except in rare cases (a link reference definition defined further down, say).
+        """
+        if self._streaming or self._pending or self._confirmed.is_set():
+            return
+        if not self.is_mounted:
+            self._confirmed.set()
+            return
+        async with self._render_lock:
+            text = self._text
+            parser = self._get_parser()
+            env: dict[str, Any] = {}
+            if len(text) > BIG_TEXT:
+                tokens = await asyncio.to_thread(parser.parse, text, env)
+            else:
+                tokens = parser.parse(text, env)
+            if self._streaming or self._pending or text is not self._text:
+                return  # more text came meanwhile: its own finish confirms it
+            parsed = list(split_blocks(tokens, text, 0))
+            same = 0
+            if not env.get("references"):
+                for new, old in zip(parsed, self._all, strict=False):
+                    if not new.same_as(old):
+                        break
+                    same += 1
+            if same < len(parsed) or same < len(self._all):
+                self.confirm_rebuilds += len(parsed) - same
+                await self._replace_from(same, parsed[same:], pinned_from=len(parsed) - same)
+                for block in self._all:
+                    block.pinned = False
+                self._open_from = len(self._all)
+            self._drop_tokens(0, len(self._all))
+            self._confirmed.set()
 
     async def _update_open(self, parsed: list[Block], keep_open_from: int) -> int:
         """Update open blocks' widgets in place (see ``_open_block``); how many were updated.
