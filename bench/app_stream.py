@@ -18,13 +18,18 @@ What is measured, all with ``time.perf_counter`` in the app's own event loop:
 
 - **last token**: the moment the screen hands the last text delta to the message view
   (``MessageView.append_text``, wrapped on the streaming view's instance);
-- **final frame**: the first screen refresh after the turn is over (the screen's ``streaming``
-  flag is cleared: the log's ``finish_streaming``, with the view's clean final parse, has
-  returned) in which the view holds the whole answer and its last block (the closing code
-  fence) lies entirely inside the log's visible region;
+- **final frame**: the first frame the app presents (``App._display``, where a terminal app
+  writes the frame out) after the view has been told the text is over (the engine's
+  ``ReplyTextEnded``; the view shows the rest at once) in which the view holds the whole answer
+  and its last block (the closing code fence) lies entirely inside the log's visible region;
+- **turn stored**: the screen's ``streaming`` flag is cleared: the engine has written the final
+  record (status, usage, timing) and the header shows it;
+- **confirmed**: the clean parse of the whole answer that follows the final frame has been
+  applied; the number of blocks it had to rebuild is printed (0: the final frame was already
+  exactly a one-shot render);
 - **stalls**: a ticker task in the app's loop sleeps 2 ms at a time and records how late it
   wakes; the 99th percentile and the maximum are taken from the first to the last token
-  (streaming), and the maximum separately from the last token to the final frame.
+  (streaming), and the maximum separately from the last token to the end of all the above.
 
 Flat out, "whole answer on screen" is from pressing Enter to the final frame (the first token
 comes some 30-100 ms after Enter: the user message is stored and the request sent first).
@@ -64,6 +69,7 @@ from tui.screens.conversation import ConversationScreen  # noqa: E402
 from tui.services.container import Services, open_services  # noqa: E402
 from tui.widgets.chat_log import ChatLog  # noqa: E402
 from tui.widgets.message_view import MessageView  # noqa: E402
+from tui.widgets.streaming_markdown import StreamingMarkdown  # noqa: E402
 
 TICK = 0.002
 TARGET_STALL_P99_MS = 50.0
@@ -113,6 +119,7 @@ class Probe:
         self.view: MessageView | None = None
         self.first_token: float | None = None
         self.last_token: float | None = None
+        self.text_done: asyncio.Future[float] | None = None
         self.deltas = 0
 
     def attach(self, log: ChatLog) -> None:
@@ -141,6 +148,15 @@ class Probe:
             append_text(text)
 
         view.append_text = append_and_note  # type: ignore[method-assign]
+        finish = view.finish
+        self.text_done = asyncio.get_running_loop().create_future()
+
+        async def finish_and_note(message: Any = None) -> None:
+            await finish(message)
+            if self.text_done is not None and not self.text_done.done():
+                self.text_done.set_result(time.perf_counter())
+
+        view.finish = finish_and_note  # type: ignore[method-assign]
 
 
 def answer_end_visible(log: ChatLog, view: MessageView, answer: str) -> bool:
@@ -191,40 +207,56 @@ async def run_one(rate: float, tokens: int, size: tuple[int, int]) -> dict[str, 
             def streaming_changed(streaming: bool) -> None:
                 if not streaming and not finished.done():
                     finished.set_result(time.perf_counter())
-                    app.call_after_refresh(check_frame)
 
             screen.watch(screen, "streaming", streaming_changed, init=False)
 
-            def check_frame() -> None:
-                now = time.perf_counter()
-                if final.done():
+            display = app._display
+
+            def display_and_check(screen: Any, renderable: Any) -> None:
+                """Every frame the app presents: is it the final one?"""
+                display(screen, renderable)
+                view, done = probe.view, probe.text_done
+                if renderable is None or app._batch_count or final.done() or view is None:
                     return
-                view = probe.view
-                if view is not None and answer_end_visible(log, view, answer):
-                    final.set_result(now)
-                else:  # not drawn yet: look again shortly (a refresh may not be pending)
-                    app.set_timer(0.005, check_frame)
+                if done is not None and done.done() and answer_end_visible(log, view, answer):
+                    final.set_result(time.perf_counter())
+
+            app._display = display_and_check  # type: ignore[method-assign]
 
             ticker = Ticker()
             ticker.start()
             await asyncio.sleep(0.05)
             pressed = time.perf_counter()
             await pilot.press("enter")
-            final_frame = await asyncio.wait_for(final, FINAL_TIMEOUT + tokens / max(rate, 1))
+            limit = FINAL_TIMEOUT + tokens / max(rate, 1)
+            while probe.text_done is None:
+                await asyncio.sleep(0.01)
+            await asyncio.wait_for(asyncio.shield(probe.text_done), limit)
+            app.refresh()  # an answer that needed no more drawing still gets a frame to check
+            final_frame = await asyncio.wait_for(final, FINAL_TIMEOUT)
+            assert probe.view is not None
+            body = probe.view.body
+            assert isinstance(body, StreamingMarkdown)
+            await asyncio.wait_for(body.confirmed(), FINAL_TIMEOUT)
+            confirmed = time.perf_counter()
+            stored = await asyncio.wait_for(finished, FINAL_TIMEOUT)
+            settled = max(final_frame, confirmed, stored)
             ticker.stop()
             first, last = probe.first_token, probe.last_token
-            assert first is not None and last is not None and probe.view is not None
+            assert first is not None and last is not None
             streaming = ticker.lateness(first, last)
-            ending = ticker.lateness(last, final_frame)
-            whole = ticker.lateness(pressed, final_frame)
+            ending = ticker.lateness(last, settled)
+            whole = ticker.lateness(pressed, settled)
             return {
                 "rate": rate,
                 "tokens": tokens,
                 "deltas": probe.deltas,
                 "enter_to_first_token_ms": (first - pressed) * 1000,
                 "first_to_last_token_ms": (last - first) * 1000,
-                "last_token_to_finished_ms": (finished.result() - last) * 1000,
                 "last_token_to_final_frame_ms": (final_frame - last) * 1000,
+                "last_token_to_stored_ms": (stored - last) * 1000,
+                "last_token_to_confirmed_ms": (confirmed - last) * 1000,
+                "confirm_rebuilds": body.confirm_rebuilds,
                 "enter_to_final_frame_ms": (final_frame - pressed) * 1000,
                 "stall_p99_ms": percentile(streaming, 0.99),
                 "stall_max_ms": max(streaming, default=0.0),
@@ -277,15 +309,21 @@ def report(rate_text: str, runs: list[dict[str, Any]]) -> None:
     paced_target = rate_text == "500"
     row("Enter -> first token", _stats(col("enter_to_first_token_ms")))
     row("first -> last token", _stats(col("first_to_last_token_ms"), "s", 1e-3))
-    row("last token -> turn finished", _stats(col("last_token_to_finished_ms")))
     ok = statistics.median(final) < TARGET_FINAL_MS
     target = f"target < {TARGET_FINAL_MS:g} ms: {_verdict(ok)}" if paced_target else ""
     row("last token -> final frame", _stats(final), target)
+    row("last token -> turn stored, header final", _stats(col("last_token_to_stored_ms")))
+    rebuilt = sorted({int(run["confirm_rebuilds"]) for run in runs})
+    row(
+        "last token -> clean parse confirmed",
+        _stats(col("last_token_to_confirmed_ms")),
+        f"blocks it rebuilt: {', '.join(map(str, rebuilt))}",
+    )
     ok = statistics.median(p99) < TARGET_STALL_P99_MS
     target = f"target < {TARGET_STALL_P99_MS:g} ms: {_verdict(ok)}" if paced_target else ""
     row("stall while streaming, p99", _stats(p99), target)
     row("stall while streaming, max", _stats(col("stall_max_ms")))
-    row("stall, last token -> final frame, max", _stats(col("ending_stall_max_ms")))
+    row("stall, last token -> all settled, max", _stats(col("ending_stall_max_ms")))
     if flat:
         whole = col("enter_to_final_frame_ms")
         ok = statistics.median(whole) / 1000 < TARGET_WHOLE_S

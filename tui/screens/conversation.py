@@ -32,6 +32,7 @@ from tui.domain import (
 from tui.services.turns import (
     ReplyFinished,
     ReplyStarted,
+    ReplyTextEnded,
     RouteChosen,
     TitleChanged,
     TurnEvent,
@@ -329,6 +330,9 @@ class ConversationScreen(Screen[None]):
                     event.message, positions[event.message.id], streaming=True
                 )
                 self._stream_view = view
+            elif isinstance(event, ReplyTextEnded):
+                if view is not None:  # draw it all now; the engine is writing the record
+                    await view.finish()
             elif isinstance(event, ReplyFinished):
                 if user_shown is not None:
                     await user_shown

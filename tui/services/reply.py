@@ -155,14 +155,18 @@ class ReplyStream:
             error = None
         else:
             status, error = MessageStatus.FAILED, outcome.error
-        if self.message is not None:
-            try:
-                yield ReplyTextEnded(self.message.id)
-            except (asyncio.CancelledError, GeneratorExit):
-                # The text is whole: a caller that stops listening now still gets it stored.
-                await asyncio.shield(self._finish(status, error))
-                raise
-        yield ReplyFinished(await self._finish(status, error), error)
+        if self.message is None:
+            yield ReplyFinished(await self._finish(status, error), error)
+            return
+        # The final record is written while the caller draws the finished text.
+        writing = asyncio.ensure_future(self._finish(status, error))
+        try:
+            yield ReplyTextEnded(self.message.id)
+        except (asyncio.CancelledError, GeneratorExit):
+            # The text is whole: a caller that stops listening now still gets it stored.
+            await asyncio.shield(writing)
+            raise
+        yield ReplyFinished(await asyncio.shield(writing), error)
 
     def _should_resend(self, outcome: Finished | Failed | None) -> bool:
         """The chained-from response is gone and nothing of this reply exists yet."""
