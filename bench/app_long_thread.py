@@ -295,7 +295,7 @@ async def page_up(
         view = log.scrollable_content_region
         return any(spacer.region.overlaps(view) for spacer in log.query(Spacer))
 
-    app = TuiApp(factory)
+    app = TuiApp(factory, tune_gc=True)  # as tui-chat runs it
     async with app.run_test(size=size) as pilot:
         await app.handle.get()
         await app.workers.wait_for_complete()

@@ -11,14 +11,16 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from tui.screens.conversation import ConversationScreen
+from tui.textual_fixes import apply_textual_fixes
 
 if TYPE_CHECKING:
+    from tui.gc_tuning import IdleCollector
     from tui.services.container import Services
 
 
@@ -70,6 +72,9 @@ def _import_service_modules() -> None:
     anyio.run(anyio.sleep, 0)
 
 
+_INPUT_EVENTS = (events.Key, events.MouseEvent, events.Paste, events.Resize)
+
+
 class TuiApp(App[None]):
     """tui-chat."""
 
@@ -92,6 +97,7 @@ class TuiApp(App[None]):
         tune_gc: bool = False,
     ) -> None:
         """``tune_gc``: apply ``tui.gc_tuning`` once started (the real app; not in tests)."""
+        apply_textual_fixes()
         super().__init__()
         self.services_factory = services_factory
         self.handle = ServiceHandle()
@@ -100,6 +106,7 @@ class TuiApp(App[None]):
         self._wanted_theme = theme
         self._themes_dir = themes_dir
         self._tune_gc = tune_gc
+        self._idle_collector: IdleCollector | None = None
 
     def get_default_screen(self) -> Screen[None]:
         return ConversationScreen(
@@ -174,11 +181,21 @@ class TuiApp(App[None]):
             return
         self.handle.set(services)
         if self._tune_gc:
-            from tui.gc_tuning import apply_gc_policy
+            from tui.gc_tuning import IdleCollector, apply_gc_policy
 
             apply_gc_policy()  # after start-up, so everything built so far is frozen
+            self._idle_collector = IdleCollector(self._streaming)
+            self.set_interval(1.0, self._idle_collector.tick, name="idle-gc")
         for problem in services.problems:
             self.notify(problem, title="Settings", severity="warning", timeout=15)
+
+    def _streaming(self) -> bool:
+        return any(getattr(screen, "streaming", False) for screen in self.screen_stack)
+
+    async def on_event(self, event: events.Event) -> None:
+        if self._idle_collector is not None and isinstance(event, _INPUT_EVENTS):
+            self._idle_collector.note_activity()
+        await super().on_event(event)
 
     async def action_new_chat(self) -> None:
         screen = self.screen

@@ -1,0 +1,115 @@
+"""What keeps a long session fast: the Textual work-around and the idle garbage collections."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+from textual.widgets import Static
+
+from tests.ui.hosts import Host, settle
+from tui.gc_tuning import GARBAGE_COLLECTIONS, IdleCollector
+from tui.textual_fixes import apply_textual_fixes
+
+
+async def test_removed_widgets_do_not_keep_their_rendered_lines_alive() -> None:
+    apply_textual_fixes()
+    apply_textual_fixes()  # a second call changes nothing
+    app = Host(Static("anchor"))
+    async with app.run_test(size=(60, 40)) as pilot:
+        scroll = app.query_one("#scroll")
+        caches: list[weakref.ref[object]] = []
+        for batch in range(3):
+            widgets = [Static(f"card {batch}.{index}", classes="card") for index in range(30)]
+            await scroll.mount_all(widgets)
+            await settle(pilot)  # rendered: each widget's StylesCache holds its lines
+            caches.extend(weakref.ref(widget._styles_cache) for widget in widgets)
+            await scroll.remove_children(".card")
+            await settle(pilot)
+            del widgets
+        await scroll.mount(Static("a later frame", classes="later"))
+        await settle(pilot)  # nothing of the last frame's layout refers to the removed cards
+        gc.collect()
+        alive = sum(1 for cache in caches if cache() is not None)
+        # Without the work-around Textual's ``get_inner_outer`` cache keeps all 90 alive.
+        assert alive == 0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def frozen_heap() -> Iterator[None]:
+    """Leave the process's collector as it was found (other tests share the process)."""
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
+
+
+def make_garbage(rounds: int) -> None:
+    """Cyclic garbage, and the young collections that push survivors towards the old one."""
+    for _ in range(rounds):
+        for _ in range(100):
+            node: dict[str, object] = {}
+            node["self"] = node
+        gc.collect(1)
+
+
+def test_the_idle_collector_waits_for_idleness_garbage_and_no_streaming(
+    frozen_heap: None,
+) -> None:
+    gc.collect()
+    gc.freeze()
+    clock = Clock()
+    streaming = [False]
+    collector = IdleCollector(lambda: streaming[0], idle_after=2.0, clock=clock)
+
+    make_garbage(GARBAGE_COLLECTIONS)
+    clock.now += 1.0
+    assert not collector.tick()  # the user acted a second ago
+    clock.now += 1.5
+    streaming[0] = True
+    assert not collector.tick()  # a reply is streaming: frames matter more
+    streaming[0] = False
+    collector.note_activity()
+    clock.now += 1.0
+    assert not collector.tick()  # a key was pressed: wait again
+    clock.now += 2.0
+    frozen_before = gc.get_freeze_count()
+    assert collector.tick()
+    assert collector.collections == 1
+    assert gc.get_freeze_count() > frozen_before  # the survivors are frozen
+    assert gc.get_count()[2] == 0  # the full collection ran
+    clock.now += 5.0
+    assert not collector.tick()  # idle, but no new garbage since
+
+
+def test_the_idle_collector_thaws_once_the_frozen_set_has_grown(frozen_heap: None) -> None:
+    gc.collect()
+    gc.freeze()
+    clock = Clock()
+    collector = IdleCollector(lambda: False, idle_after=0.5, clock=clock)
+    kept: list[dict[str, object]] = []
+    for _ in range(gc.get_freeze_count()):
+        node: dict[str, object] = {}
+        node["self"] = node  # alive now, cyclic garbage once dropped
+        kept.append(node)
+    make_garbage(GARBAGE_COLLECTIONS)
+    clock.now += 1.0
+    assert collector.tick()
+    assert collector.thaws == 0  # grown, but only now frozen: nothing to thaw for yet
+    del kept
+    make_garbage(GARBAGE_COLLECTIONS)
+    clock.now += 1.0
+    grown = gc.get_freeze_count()
+    assert collector.tick()
+    assert collector.thaws == 1
+    assert gc.get_freeze_count() < grown  # what was frozen alive and then dropped is gone
