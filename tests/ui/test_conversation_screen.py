@@ -375,3 +375,36 @@ async def test_page_up_scrolls_the_conversation_while_typing(app_factory: AppFac
         await pilot.pause()
         assert log.scroll_y < bottom
         assert isinstance(app.focused, PromptInput)
+
+
+async def test_a_slow_server_never_holds_back_the_message_just_sent(
+    app_factory: AppFactory, server: LoopbackServer
+) -> None:
+    from textual.widgets._footer import FooterKey
+
+    from tests.support.script import Behaviour
+
+    # The server takes the request and then says nothing: the reply never starts.
+    server.enqueue(Behaviour(fault="stall", fault_after=0, stall_seconds=20))
+    app = app_factory(config=loopback_config(server), env=LOOP_ENV)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        screen = screen_of(app)
+
+        def footer_keys() -> list[str]:
+            return [key.description for key in app.screen.query(FooterKey)]
+
+        assert "Stop" not in footer_keys()
+        await type_and_send(pilot, "still there?")
+        await wait_for(lambda: len(server.requests) == 1)
+        # Shown at once, though the reply has not started: the message, and how to stop.
+        await wait_for(lambda: len(views(app)) == 1, timeout=1.0)
+        assert views(app)[0].message.content == "still there?"
+        await wait_for(lambda: "Stop" in footer_keys(), timeout=1.0)
+        assert screen.streaming
+        assert app.screen.query_one(PromptInput).text == ""
+        await pilot.press("escape")
+        await idle(app)
+        assert "Stop" not in footer_keys()
+        path = await stored_path(app)
+        assert [message.content for message in path][:1] == ["still there?"]

@@ -7,6 +7,7 @@ typed stays in the prompt until the engine has committed it, so no error can los
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, ClassVar
@@ -52,6 +53,15 @@ if TYPE_CHECKING:
 
 STATUS_INTERVAL = 0.1
 """Seconds between updates of the streaming figures in the status line."""
+UI_HEAD_START = 0.05
+"""Seconds the engine gets to send a request before the screen draws what the send changed."""
+
+
+async def _head_start(request_out: asyncio.Event) -> None:
+    """Wait until the request is out (the reply started or failed) or ``UI_HEAD_START``."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(request_out.wait(), UI_HEAD_START)
+
 
 DEMO_NOTICE = (
     "[b]You are chatting with the offline demo model.[/b] Its replies are made up on this "
@@ -98,6 +108,7 @@ class ConversationScreen(Screen[None]):
         self.editing: Message | None = None
         """The user message being edited: the next send replaces it with a new branch."""
         self._stream_view: View | None = None
+        self._keys_shown: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ layout
 
@@ -292,7 +303,13 @@ class ConversationScreen(Screen[None]):
         tokens = 0
         shown_at = 0.0
         user_shown: asyncio.Future[None] | None = None
+        # Drawing the user's message and the footer's new keys costs tens of ms of the event
+        # loop: they wait until the reply has started (the request is out) or UI_HEAD_START.
+        request_out = asyncio.Event()
+        self._keys_shown = asyncio.ensure_future(self._refresh_bindings_after(request_out))
         async for event in events:
+            if isinstance(event, ReplyStarted | ReplyFinished):
+                request_out.set()
             if isinstance(event, TextDelta):
                 assert view is not None
                 view.append_text(event.text)
@@ -314,8 +331,9 @@ class ConversationScreen(Screen[None]):
                     self.attachments.clear()
                     self._show_attachments()
                     self._set_editing(None)
-                # Shown while the engine goes on to send the request: never make it wait on the UI.
-                user_shown = asyncio.ensure_future(self._show_user_message(services, event.message))
+                user_shown = asyncio.ensure_future(
+                    self._show_user_message(services, event.message, request_out)
+                )
             elif isinstance(event, RouteChosen):
                 route = services.registry.config(event.provider)
                 self.status.show_route(route.label, event.model, event.api.value)
@@ -342,7 +360,15 @@ class ConversationScreen(Screen[None]):
             elif isinstance(event, Citation):
                 continue
 
-    async def _show_user_message(self, services: Services, message: Message) -> None:
+    async def _refresh_bindings_after(self, request_out: asyncio.Event) -> None:
+        await _head_start(request_out)
+        self.refresh_bindings()
+
+    async def _show_user_message(
+        self, services: Services, message: Message, request_out: asyncio.Event
+    ) -> None:
+        """Show the message just sent, once the engine has sent its request (or soon anyway)."""
+        await _head_start(request_out)
         positions = await services.store.repository.sibling_positions(
             message.conversation_id, [message]
         )
@@ -404,8 +430,9 @@ class ConversationScreen(Screen[None]):
             return not self.streaming and self._last(Role.ASSISTANT) is not None
         return True
 
-    def watch_streaming(self) -> None:
-        self.refresh_bindings()
+    def watch_streaming(self, streaming: bool) -> None:
+        if not streaming:  # a turn that starts shows Esc with its own message
+            self.refresh_bindings()
 
     def action_cancel(self) -> None:
         if self.streaming:
