@@ -16,9 +16,11 @@ Run from the repository root::
    after a warm-up the two alternate for ``--runs`` rounds. The difference of the medians is the
    thread's own cost (target < 300 ms). One more launch of each waits 2 s after that frame and
    reads ``VmHWM`` again: the peak once everything the first screen needs is built.
-3. **Paging up.** The app runs headless (``App.run_test``) on a copy of the database; once the
+3. **Paging up.** The app runs headless (``App.run_test``, with the garbage-collection policy
+   of ``tui.gc_tuning`` as ``tui-chat`` applies it) on a copy of the database; once the
    newest message is shown, the log scrolls up one page at a time from the bottom to the top
-   (``ChatLog.scroll_page_up``, what PageUp does, without the animation), the next page 10 ms
+   (``ChatLog.scroll_page_up``, what PageUp does, without the animation; the app is told of the
+   key press as a key event would tell it), the next page 10 ms
    after the previous one is filled in, as a held PageUp key repeats. For every page: the time
    to the next frame, and the time until no part of the visible log is still a placeholder (a
    message or block not mounted yet); and the event loop's stalls throughout (a 2 ms ticker).
@@ -320,6 +322,8 @@ async def page_up(
             if at_top and not blank(log):
                 break
             pressed = time.perf_counter()
+            if app.idle_collector is not None:
+                app.idle_collector.note_activity()  # what the PageUp key event does
             log.scroll_page_up(animate=False)
             frame = await next_frame(app)
             to_frame.append((frame - pressed) * 1000)

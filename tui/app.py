@@ -189,6 +189,11 @@ class TuiApp(App[None]):
         for problem in services.problems:
             self.notify(problem, title="Settings", severity="warning", timeout=15)
 
+    @property
+    def idle_collector(self) -> IdleCollector | None:
+        """The garbage-collection scheduler, when ``tune_gc`` is on and the app has started."""
+        return self._idle_collector
+
     def _streaming(self) -> bool:
         return any(getattr(screen, "streaming", False) for screen in self.screen_stack)
 
