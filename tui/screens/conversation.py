@@ -79,7 +79,8 @@ class ConversationScreen(Screen[None]):
     """One conversation: browse its active path, chat, branch, copy, attach."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Stop", id="conversation.cancel"),
+        Binding("escape", "stop", "Stop", id="conversation.stop"),
+        Binding("escape", "cancel", "Cancel", id="conversation.cancel"),
         Binding("ctrl+r", "regenerate", "Regenerate", id="conversation.regenerate"),
         Binding("ctrl+f", "attach", "Attach", id="conversation.attach"),
         Binding(
@@ -420,12 +421,15 @@ class ConversationScreen(Screen[None]):
             self.status.show_message(stored)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Stop only while there is something to stop, Regenerate when it can run (else hidden)."""
+        """Each key only while it applies (else hidden): Esc stops a reply, or else cancels the
+        open file path or the edit; Regenerate needs an answer and no reply streaming."""
         if not self.is_mounted:
             return True
+        if action == "stop":
+            return self.streaming
         if action == "cancel":
-            can_stop = self.streaming or self.editing is not None
-            return can_stop or bool(self.query_one(PathInput).display)
+            can_cancel = self.editing is not None or bool(self.query_one(PathInput).display)
+            return can_cancel and not self.streaming
         if action == "regenerate":
             return not self.streaming and self._last(Role.ASSISTANT) is not None
         return True
@@ -434,10 +438,13 @@ class ConversationScreen(Screen[None]):
         if not streaming:  # a turn that starts shows Esc with its own message
             self.refresh_bindings()
 
+    def action_stop(self) -> None:
+        """Stop the reply streaming in; what arrived is kept."""
+        self.workers.cancel_group(self, "stream")
+
     def action_cancel(self) -> None:
-        if self.streaming:
-            self.workers.cancel_group(self, "stream")
-        elif self.query_one(PathInput).display:
+        """Close the file path being typed, or else give up editing a message."""
+        if self.query_one(PathInput).display:
             self._close_attach()
         elif self.editing is not None:
             self._set_editing(None)
