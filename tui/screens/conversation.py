@@ -81,7 +81,13 @@ class ConversationScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "stop", "Stop", id="conversation.stop"),
         Binding("escape", "cancel", "Cancel", id="conversation.cancel"),
-        Binding("ctrl+r", "regenerate", "Regenerate", id="conversation.regenerate"),
+        Binding(
+            "ctrl+r",
+            "regenerate",
+            "Retry",
+            tooltip="Answer the last message again, as a new branch",
+            id="conversation.regenerate",
+        ),
         Binding("ctrl+f", "attach", "Attach", id="conversation.attach"),
         Binding(
             "ctrl+y", "copy_last", "Copy reply", show=False, priority=True, id="conversation.copy"
@@ -422,7 +428,7 @@ class ConversationScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Each key only while it applies (else hidden): Esc stops a reply, or else cancels the
-        open file path or the edit; Regenerate needs an answer and no reply streaming."""
+        open file path or the edit; Retry needs an answer and no reply streaming."""
         if not self.is_mounted:
             return True
         if action == "stop":
