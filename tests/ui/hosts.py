@@ -70,6 +70,23 @@ def footer_entries(app: App[Any]) -> list[str]:
     return entries
 
 
+def clipped_footer_entries(app: App[Any]) -> list[str]:
+    """The footer's keys and group names that are not shown whole (cut off at its right end, or
+    under the command palette's key docked there)."""
+    footer = app.screen.query_one(Footer)
+    palette = footer.query_one("FooterKey.-command-palette", FooterKey)
+    clipped: list[str] = []
+    for widget in footer.query("FooterKey, FooterLabel").exclude(".-command-palette"):
+        region = widget.region
+        whole = region.width == widget.outer_size.width and footer.region.contains_region(region)
+        if not whole or region.overlaps(palette.region):
+            if isinstance(widget, FooterKey):
+                clipped.append(f"{widget.key_display} {widget.description}".strip())
+            else:
+                clipped.append(str(widget.render()))
+    return clipped
+
+
 def make_message(
     message_id: int,
     content: str,

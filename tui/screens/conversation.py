@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -55,6 +55,8 @@ STATUS_INTERVAL = 0.1
 """Seconds between updates of the streaming figures in the status line."""
 UI_HEAD_START = 0.05
 """Seconds the engine gets to send a request before the screen draws what the send changed."""
+ROOMY_FOOTER_WIDTH = 100
+"""From this many columns the footer spaces its keys out; narrower, it packs them (compact)."""
 
 
 async def _head_start(request_out: asyncio.Event) -> None:
@@ -133,7 +135,7 @@ class ConversationScreen(Screen[None]):
                 placeholder="Message: Enter sends, Ctrl+J new line, ↑ edits your last message",
             )
         yield StatusBar(id="status")
-        yield Footer()
+        yield Footer(compact=self.app.size.width < ROOMY_FOOTER_WIDTH)
 
     def on_mount(self) -> None:
         self.query_one(PathInput).display = False
@@ -141,6 +143,10 @@ class ConversationScreen(Screen[None]):
         self.query_one("#attachments").display = False
         self.query_one(PromptInput).focus()
         self.load_conversation()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Pack the footer's keys on a narrow terminal, so that every one of them fits."""
+        self.query_one(Footer).compact = event.size.width < ROOMY_FOOTER_WIDTH
 
     @property
     def log_widget(self) -> ChatLog:
