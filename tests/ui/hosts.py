@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.pilot import Pilot
 from textual.widget import Widget
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey, FooterLabel, KeyGroup
 
 from tui.domain import Message, MessageStatus, Role
 
@@ -51,6 +54,37 @@ async def settle(pilot: Pilot[None], rounds: int = 4) -> None:
 def screen_lines(app: App[None]) -> list[str]:
     """The text of every row of the screen as last composed."""
     return [strip.text.rstrip() for strip in app.screen._compositor.render_strips()]
+
+
+def footer_entries(app: App[Any]) -> list[str]:
+    """What the footer offers, left to right: ``c Copy``, a group as ``[ ] y Code``, and last
+    ``^p palette``."""
+    entries: list[str] = []
+    for child in app.screen.query_one(Footer).children:
+        if isinstance(child, KeyGroup):
+            entries.append(" ".join(key.key_display for key in child.query(FooterKey)))
+        elif isinstance(child, FooterLabel):  # the name of the group before it
+            entries[-1] += f" {child.content}"
+        elif isinstance(child, FooterKey):
+            entries.append(f"{child.key_display} {child.description}")
+    return entries
+
+
+def clipped_footer_entries(app: App[Any]) -> list[str]:
+    """The footer's keys and group names that are not shown whole (cut off at its right end, or
+    under the command palette's key docked there)."""
+    footer = app.screen.query_one(Footer)
+    palette = footer.query_one("FooterKey.-command-palette", FooterKey)
+    clipped: list[str] = []
+    for widget in footer.query("FooterKey, FooterLabel").exclude(".-command-palette"):
+        region = widget.region
+        whole = region.width == widget.outer_size.width and footer.region.contains_region(region)
+        if not whole or region.overlaps(palette.region):
+            if isinstance(widget, FooterKey):
+                clipped.append(f"{widget.key_display} {widget.description}".strip())
+            else:
+                clipped.append(str(widget.render()))
+    return clipped
 
 
 def make_message(

@@ -8,11 +8,13 @@ from tests.support.fixtures import TEST_KEY
 from tests.support.script import http_error
 from tests.support.server import LoopbackServer
 from tests.ui.conftest import AppFactory, loopback_config, wait_for
+from tests.ui.hosts import footer_entries, settle
 from tui.app import TuiApp
 from tui.domain import ApiMode, MessageStatus, Role
 from tui.screens.conversation import ConversationScreen
 from tui.widgets.chat_log import ChatLog
 from tui.widgets.message_view import MessageView
+from tui.widgets.path_input import PathInput
 from tui.widgets.prompt_input import PromptInput
 from tui.widgets.status_bar import StatusBar
 
@@ -349,15 +351,40 @@ async def test_stop_and_regenerate_show_only_when_they_apply(app_factory: AppFac
     async with app.run_test(size=SIZE) as pilot:
         await idle(app)
         screen = screen_of(app)
-        assert screen.check_action("cancel", ()) is False
+        assert screen.check_action("stop", ()) is False
         assert screen.check_action("regenerate", ()) is False
         await type_and_send(pilot, "/bench 500")
         await wait_for(lambda: screen.streaming)
-        assert screen.check_action("cancel", ()) is True
+        assert screen.check_action("stop", ()) is True
+        assert screen.check_action("cancel", ()) is False
         await pilot.press("escape")
         await idle(app)
-        assert screen.check_action("cancel", ()) is False
+        assert screen.check_action("stop", ()) is False
         assert screen.check_action("regenerate", ()) is True
+
+
+async def test_escape_says_stop_for_a_reply_and_cancel_for_an_edit(app_factory: AppFactory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await type_and_send(pilot, "one")
+        await wait_for(lambda: len(views(app)) == 2)
+        await idle(app)
+        screen = screen_of(app)
+        await pilot.press("up")  # edit the last message
+        assert screen.editing is not None
+        await settle(pilot)
+        assert "esc Cancel" in footer_entries(app) and "esc Stop" not in footer_entries(app)
+        await pilot.press("escape")
+        assert screen.editing is None
+        assert app.screen.query_one(PromptInput).text == ""
+        await pilot.press("ctrl+f")
+        await settle(pilot)
+        assert "esc Cancel" in footer_entries(app)
+        await pilot.press("escape")
+        assert not app.screen.query_one(PathInput).display
+        await settle(pilot)
+        assert not any(entry.startswith("esc") for entry in footer_entries(app))
 
 
 async def test_page_up_scrolls_the_conversation_while_typing(app_factory: AppFactory) -> None:

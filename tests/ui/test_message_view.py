@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+import pytest
 from textual.message import Message as TextualMessage
-from textual.widgets import Collapsible
+from textual.widgets import Collapsible, Footer
 
-from tests.ui.hosts import Host, make_message, screen_lines, settle
-from tui.domain import MessageStatus, Role
+from tests.ui.hosts import BareHost, Host, footer_entries, make_message, screen_lines, settle
+from tui.domain import Message, MessageStatus, Role
 from tui.widgets.message_view import MessageHeader, MessageView
 
 ANSWER = """Two ways:
@@ -166,3 +167,49 @@ async def test_regenerate_and_edit_requests_follow_the_role() -> None:
         regenerations = posted(seen, MessageView.RegenerateRequested)
         assert [(e.message_id, e.text) for e in edits] == [(1, "Question?")]
         assert [r.message_id for r in regenerations] == [2]
+
+
+@pytest.mark.parametrize(
+    ("message", "sibling", "keys"),
+    [
+        (make_message(2, "Hello."), (1, 1), ["c Copy", "r Retry"]),
+        (make_message(2, ANSWER), (2, 3), ["c Copy", "[ ] y Code", "r Retry", "← → Branch"]),
+        (make_message(1, "Question?", Role.USER), (1, 2), ["c Copy", "e Edit", "← → Branch"]),
+        (make_message(2, "Hal", status=MessageStatus.STREAMING), (1, 1), ["c Copy"]),
+    ],
+    ids=["answer", "answer-with-code-and-branches", "question-with-branches", "streaming"],
+)
+async def test_the_footer_offers_only_the_keys_that_apply(
+    message: Message, sibling: tuple[int, int], keys: list[str]
+) -> None:
+    """Code keys with a code block, Retry on a finished answer, Edit on a question of yours,
+    branch keys with siblings; the keys of a group share one entry."""
+    view = MessageView(message, sibling=sibling)
+    app = BareHost(view, Footer())
+    async with app.run_test(size=(80, 30)) as pilot:
+        view.focus()
+        await settle(pilot)
+        assert footer_entries(app) == [*keys, "^p palette"]
+
+
+async def test_the_footer_follows_a_message_that_changes() -> None:
+    """A second branch brings the branch keys; the end of a reply brings Retry and code keys."""
+    view = MessageView(make_message(2, "", status=MessageStatus.STREAMING))
+    app = BareHost(view, Footer())
+    async with app.run_test(size=(80, 30)) as pilot:
+        view.focus()
+        await settle(pilot)
+        assert footer_entries(app) == ["c Copy", "^p palette"]
+        view.set_sibling(2, 2)
+        await settle(pilot)
+        assert footer_entries(app) == ["c Copy", "← → Branch", "^p palette"]
+        await view.append_text(ANSWER)
+        await view.finish(make_message(2, ANSWER))
+        await settle(pilot)
+        assert footer_entries(app) == [
+            "c Copy",
+            "[ ] y Code",
+            "r Retry",
+            "← → Branch",
+            "^p palette",
+        ]

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -55,6 +55,8 @@ STATUS_INTERVAL = 0.1
 """Seconds between updates of the streaming figures in the status line."""
 UI_HEAD_START = 0.05
 """Seconds the engine gets to send a request before the screen draws what the send changed."""
+ROOMY_FOOTER_WIDTH = 100
+"""From this many columns the footer spaces its keys out; narrower, it packs them (compact)."""
 
 
 async def _head_start(request_out: asyncio.Event) -> None:
@@ -79,8 +81,15 @@ class ConversationScreen(Screen[None]):
     """One conversation: browse its active path, chat, branch, copy, attach."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Stop", id="conversation.cancel"),
-        Binding("ctrl+r", "regenerate", "Regenerate", id="conversation.regenerate"),
+        Binding("escape", "stop", "Stop", id="conversation.stop"),
+        Binding("escape", "cancel", "Cancel", id="conversation.cancel"),
+        Binding(
+            "ctrl+r",
+            "regenerate",
+            "Retry",
+            tooltip="Answer the last message again, as a new branch",
+            id="conversation.regenerate",
+        ),
         Binding("ctrl+f", "attach", "Attach", id="conversation.attach"),
         Binding(
             "ctrl+y", "copy_last", "Copy reply", show=False, priority=True, id="conversation.copy"
@@ -126,7 +135,7 @@ class ConversationScreen(Screen[None]):
                 placeholder="Message: Enter sends, Ctrl+J new line, ↑ edits your last message",
             )
         yield StatusBar(id="status")
-        yield Footer()
+        yield Footer(compact=self.app.size.width < ROOMY_FOOTER_WIDTH)
 
     def on_mount(self) -> None:
         self.query_one(PathInput).display = False
@@ -134,6 +143,10 @@ class ConversationScreen(Screen[None]):
         self.query_one("#attachments").display = False
         self.query_one(PromptInput).focus()
         self.load_conversation()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Pack the footer's keys on a narrow terminal, so that every one of them fits."""
+        self.query_one(Footer).compact = event.size.width < ROOMY_FOOTER_WIDTH
 
     @property
     def log_widget(self) -> ChatLog:
@@ -420,12 +433,15 @@ class ConversationScreen(Screen[None]):
             self.status.show_message(stored)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Stop only while there is something to stop, Regenerate when it can run (else hidden)."""
+        """Each key only while it applies (else hidden): Esc stops a reply, or else cancels the
+        open file path or the edit; Retry needs an answer and no reply streaming."""
         if not self.is_mounted:
             return True
+        if action == "stop":
+            return self.streaming
         if action == "cancel":
-            can_stop = self.streaming or self.editing is not None
-            return can_stop or bool(self.query_one(PathInput).display)
+            can_cancel = self.editing is not None or bool(self.query_one(PathInput).display)
+            return can_cancel and not self.streaming
         if action == "regenerate":
             return not self.streaming and self._last(Role.ASSISTANT) is not None
         return True
@@ -434,10 +450,13 @@ class ConversationScreen(Screen[None]):
         if not streaming:  # a turn that starts shows Esc with its own message
             self.refresh_bindings()
 
+    def action_stop(self) -> None:
+        """Stop the reply streaming in; what arrived is kept."""
+        self.workers.cancel_group(self, "stream")
+
     def action_cancel(self) -> None:
-        if self.streaming:
-            self.workers.cancel_group(self, "stream")
-        elif self.query_one(PathInput).display:
+        """Close the file path being typed, or else give up editing a message."""
+        if self.query_one(PathInput).display:
             self._close_attach()
         elif self.editing is not None:
             self._set_editing(None)

@@ -68,6 +68,12 @@ def header_content(message: Message, sibling: tuple[int, int]) -> Content:
     return Content.assemble(*parts)
 
 
+CODE_KEYS = Binding.Group("Code", compact=True)
+"""``[`` ``]`` pick a code block and ``y`` copies it: one footer entry."""
+BRANCH_KEYS = Binding.Group("Branch", compact=True)
+"""``←`` ``→`` switch to the previous or next branch: one footer entry."""
+
+
 class MessageHeader(Static):
     """The header line; its ◀ ▶ links ask the message view for a sibling."""
 
@@ -96,15 +102,46 @@ class MessageView(Widget, can_focus=True):
     }
     """
 
+    # The footer shows only the keys that apply to the focused message (see ``check_action``);
+    # the keys of a group share one entry (``[ ] y Code``, ``← → Branch``), and a grouped key's
+    # description is its tooltip.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("c", "copy_message", "Copy", id="message.copy"),
-        Binding("right_square_bracket", "select_code(1)", "Next code", id="message.next_code"),
-        Binding("left_square_bracket", "select_code(-1)", "Prev code", show=False),
-        Binding("y", "copy_code", "Copy code", id="message.copy_code"),
-        Binding("r", "regenerate", "Regenerate", id="message.regenerate"),
-        Binding("e", "edit", "Edit", id="message.edit"),
-        Binding("left", "sibling(-1)", "Prev branch", show=False),
-        Binding("right", "sibling(1)", "Next branch", show=False),
+        Binding("c", "copy_message", "Copy", tooltip="Copy the message", id="message.copy"),
+        Binding(
+            "left_square_bracket",
+            "select_code(-1)",
+            "Previous code block",
+            group=CODE_KEYS,
+            id="message.previous_code",
+        ),
+        Binding(
+            "right_square_bracket",
+            "select_code(1)",
+            "Next code block",
+            group=CODE_KEYS,
+            id="message.next_code",
+        ),
+        Binding("y", "copy_code", "Copy the code block", group=CODE_KEYS, id="message.copy_code"),
+        Binding(
+            "r",
+            "regenerate",
+            "Retry",
+            tooltip="Answer again, as a new branch",
+            id="message.regenerate",
+        ),
+        Binding("e", "edit", "Edit", tooltip="Edit and resend, as a new branch", id="message.edit"),
+        Binding(
+            "left",
+            "sibling(-1)",
+            "Previous branch",
+            group=BRANCH_KEYS,
+            id="message.previous_branch",
+        ),
+        Binding("right", "sibling(1)", "Next branch", group=BRANCH_KEYS, id="message.next_branch"),
+        # The prompt's keys work from a message too, but the footer leaves them out here: it has
+        # room for the message's own keys and the app's.
+        Binding("ctrl+f", "screen.attach", "Attach", show=False),
+        Binding("escape", "screen.cancel", "Cancel", show=False),
     ]
 
     class CopyRequested(TextualMessage):
@@ -260,12 +297,19 @@ class MessageView(Widget, can_focus=True):
             self.update_message(replace(message, content=self.text))
             if message.error:
                 await self.show_error(message.error)
+        self._keys_may_have_changed()  # its code blocks are all there now
 
     def update_message(self, message: Message) -> None:
         """Show new header fields (status, usage, model) for the same message."""
         self.message = message
         if self.is_mounted:
             self.query_one(MessageHeader).update(header_content(message, self.sibling))
+        self._keys_may_have_changed()
+
+    def _keys_may_have_changed(self) -> None:
+        """Have the footer ask again which keys apply, if it shows this message's keys."""
+        if self.has_focus:
+            self.refresh_bindings()
 
     def set_sibling(self, position: int, count: int) -> None:
         """Show where this message sits among its siblings."""
@@ -282,6 +326,31 @@ class MessageView(Widget, can_focus=True):
             self._error.update(content)
 
     # ------------------------------------------------------------------ requests
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer a key only where it applies (a key that does not apply is hidden and passed on).
+
+        Code keys need a code block, Retry a finished answer, Edit a message of yours, the branch
+        keys a message with siblings; while the screen streams a reply it neither retries nor
+        switches branches.
+        """
+        if action in ("select_code", "copy_code"):
+            return bool(self.code_blocks)
+        if action == "regenerate":
+            return (
+                self.message.role is Role.ASSISTANT
+                and self.message.status is not MessageStatus.STREAMING
+                and not self._screen_streaming()
+            )
+        if action == "edit":
+            return self.message.role is Role.USER
+        if action == "sibling":
+            return self.sibling[1] > 1 and not self._screen_streaming()
+        return True
+
+    def _screen_streaming(self) -> bool:
+        """True while the screen showing this message streams a reply."""
+        return self.is_attached and bool(getattr(self.screen, "streaming", False))
 
     def request_sibling(self, direction: int) -> None:
         """Ask for the previous or next sibling, if there is one that way."""

@@ -1,0 +1,147 @@
+"""The footer on an 80-column terminal and a wide one: the keys that apply, each shown whole."""
+
+from __future__ import annotations
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Footer
+
+from tests.support.fixtures import TEST_KEY
+from tests.support.script import fault, reply
+from tests.support.server import LoopbackServer
+from tests.ui.conftest import AppFactory, loopback_config, wait_for
+from tests.ui.hosts import clipped_footer_entries, footer_entries, settle
+from tests.ui.test_conversation_screen import idle, screen_of, type_and_send, views
+from tui.app import TuiApp
+from tui.widgets.prompt_input import PromptInput
+
+LOOP_ENV = {"LOOP_KEY": TEST_KEY}
+CODE_ANSWER = "Use a slice:\n\n```python\nprint([1, 2, 3][::-1])\n```\n"
+APP_KEYS = ["^q Quit", "^n New chat", "^s Settings", "^p palette"]
+FOCUSED_ANSWER = ["c Copy", "[ ] y Code", "r Retry", "← → Branch", *APP_KEYS]
+"""A focused answer with a code block and a second branch: its keys, then the app's."""
+
+
+async def shown(pilot: Pilot[None]) -> list[str]:
+    """The footer's entries once it has caught up, after checking that each one shows whole."""
+    await settle(pilot)
+    assert clipped_footer_entries(pilot.app) == []
+    return footer_entries(pilot.app)
+
+
+async def answer_with_two_branches(pilot: Pilot[None]) -> None:
+    """Ask, then Ctrl+R for a second answer: both have a code block."""
+    app = pilot.app
+    assert isinstance(app, TuiApp)
+    await type_and_send(pilot, "How do I reverse a list?")
+    await wait_for(lambda: len(views(app)) == 2)
+    await idle(app)
+    first = views(app)[1].message.id
+    await pilot.press("ctrl+r")
+    await wait_for(lambda: len(views(app)) == 2 and views(app)[1].message.id != first)
+    await idle(app)
+    assert views(app)[1].sibling == (2, 2)
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_a_focused_answer_shows_its_keys_and_the_apps_whole(
+    app_factory: AppFactory, server: LoopbackServer, width: int
+) -> None:
+    server.enqueue(reply(CODE_ANSWER), reply(CODE_ANSWER))
+    app = app_factory(config=loopback_config(server), env=LOOP_ENV)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await idle(app)
+        await answer_with_two_branches(pilot)
+        await pilot.press("ctrl+l")
+        assert await shown(pilot) == FOCUSED_ANSWER
+        # Packed on a narrow terminal, spaced out on a wide one.
+        assert app.screen.query_one(Footer).compact is (width < 100)
+
+
+@pytest.mark.parametrize("width", [80, 100])
+async def test_every_state_fits_packed_at_80_columns_and_spaced_out_at_100(
+    app_factory: AppFactory, server: LoopbackServer, width: int
+) -> None:
+    server.enqueue(
+        reply(CODE_ANSWER),
+        reply(CODE_ANSWER),
+        fault("stall", after=3, text="Call reverse() on it.", stall_seconds=20),  # never ends
+    )
+    app = app_factory(config=loopback_config(server), env=LOOP_ENV)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await idle(app)
+        screen = screen_of(app)
+        assert app.screen.query_one(Footer).compact is (width < 100)
+        assert await shown(pilot) == ["⏎ Send", "^f Attach", *APP_KEYS]
+        await answer_with_two_branches(pilot)
+        assert await shown(pilot) == ["⏎ Send", "^r Retry", "^f Attach", *APP_KEYS]
+
+        await pilot.press("ctrl+l")
+        assert await shown(pilot) == FOCUSED_ANSWER
+        await pilot.press("shift+tab")  # your question: no code, no other branch
+        assert await shown(pilot) == ["c Copy", "e Edit", "^r Retry", *APP_KEYS]
+
+        await pilot.press("e")  # editing it, back in the prompt
+        assert isinstance(app.focused, PromptInput)
+        assert await shown(pilot) == [
+            "⏎ Send",
+            "esc Cancel",
+            "^r Retry",
+            "^f Attach",
+            *APP_KEYS,
+        ]
+        await pilot.press("ctrl+l")  # still editing: Esc cancels from here too, unlisted
+        assert await shown(pilot) == FOCUSED_ANSWER
+        await pilot.press("escape")
+        assert screen.editing is None
+
+        await type_and_send(pilot, "And in place?")
+        await wait_for(lambda: screen.streaming and len(views(app)) == 4)
+        assert await shown(pilot) == ["⏎ Send", "esc Stop", "^f Attach", *APP_KEYS]
+        views(app)[1].focus()  # an earlier answer: no Retry or branch switch while streaming
+        assert await shown(pilot) == ["c Copy", "[ ] y Code", "esc Stop", *APP_KEYS]
+        await pilot.press("escape")
+        await idle(app)
+        assert await shown(pilot) == FOCUSED_ANSWER
+
+
+async def test_the_footer_packs_its_keys_when_the_terminal_narrows(
+    app_factory: AppFactory, server: LoopbackServer
+) -> None:
+    server.enqueue(reply(CODE_ANSWER), reply(CODE_ANSWER))
+    app = app_factory(config=loopback_config(server), env=LOOP_ENV)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await idle(app)
+        await answer_with_two_branches(pilot)
+        await pilot.press("ctrl+l")
+        assert await shown(pilot) == FOCUSED_ANSWER
+        footer = app.screen.query_one(Footer)
+        assert not footer.compact
+        await pilot.resize_terminal(80, 24)
+        await wait_for(lambda: footer.compact)
+        assert await shown(pilot) == FOCUSED_ANSWER
+        await pilot.resize_terminal(100, 24)
+        await wait_for(lambda: not footer.compact)
+        assert await shown(pilot) == FOCUSED_ANSWER
+
+
+async def test_keys_left_out_on_a_message_still_work_there(
+    app_factory: AppFactory, server: LoopbackServer
+) -> None:
+    from tui.widgets.message_view import MessageView
+    from tui.widgets.path_input import PathInput
+
+    server.enqueue(reply(CODE_ANSWER))
+    app = app_factory(config=loopback_config(server), env=LOOP_ENV)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(app)
+        await type_and_send(pilot, "How do I reverse a list?")
+        await wait_for(lambda: len(views(app)) == 2)
+        await idle(app)
+        await pilot.press("ctrl+l")
+        assert isinstance(app.focused, MessageView)
+        assert "^f Attach" not in await shown(pilot)
+        await pilot.press("ctrl+f")
+        assert isinstance(app.focused, PathInput)
+        await pilot.press("escape")
+        assert isinstance(app.focused, PromptInput)
