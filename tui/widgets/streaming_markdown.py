@@ -297,19 +297,22 @@ class StreamingMarkdown(Markdown):
             current += 1
         return offset
 
-    async def _render_full(self, replace: bool = False) -> None:
-        """Parse the whole text once and rebuild every block that differs from that parse."""
+    async def _parse(self, text: str, env: dict[str, Any] | None = None) -> list[Token]:
+        """Parse ``text``; a long one in a thread, so the event loop keeps ticking."""
+        parser = self._get_parser()
+        if len(text) > BIG_TEXT:
+            return await asyncio.to_thread(parser.parse, text, env)
+        return parser.parse(text, env)
+
+    async def _render_full(self, replace: bool = False) -> int:
+        """Parse the whole text once and rebuild every block that differs from that parse;
+        how many blocks were rebuilt."""
         async with self._render_lock:
             text = self.text
             self._markdown = text
             self._table_of_contents = None
-            parser = self._get_parser()
             env: dict[str, Any] = {}
-            if len(text) > BIG_TEXT:
-                tokens = await asyncio.to_thread(parser.parse, text, env)
-            else:
-                tokens = parser.parse(text, env)
-            parsed = list(split_blocks(tokens, text, 0))
+            parsed = list(split_blocks(await self._parse(text, env), text, 0))
             same = 0
             # Frozen blocks that the clean parse confirms are kept; the open ones were updated in
             # place while streaming, so they are built afresh exactly as a one-shot render does.
@@ -337,6 +340,7 @@ class StreamingMarkdown(Markdown):
                 self._tail_line, self._tail_offset = len(line_starts(text)) - 1, len(text)
             if not self._streaming and not self._pending:
                 self._confirmed.set()
+            return len(parsed) - same
 
     async def _render_rest(self) -> None:
         """Show all the text as final: the open tail parsed on its own and built afresh."""
@@ -348,11 +352,7 @@ class StreamingMarkdown(Markdown):
             self._markdown = text
             self._table_of_contents = None
             tail = text[self._tail_offset :]
-            if len(tail) > BIG_TEXT:
-                tokens = await asyncio.to_thread(self._get_parser().parse, tail)
-            else:
-                tokens = self._get_parser().parse(tail)
-            parsed = list(split_blocks(tokens, tail, self._tail_line))
+            parsed = list(split_blocks(await self._parse(tail), tail, self._tail_line))
             await self._replace_from(self._open_from, parsed, pinned_from=len(parsed))
             for block in self._all:
                 block.pinned = False
@@ -361,41 +361,18 @@ class StreamingMarkdown(Markdown):
             self._tail_offset = len(text)
 
     async def _confirm(self) -> None:
-        """Parse the whole finished text once; rebuild the blocks that differ from that parse.
+        """Check the finished text against one clean parse of all of it (``_render_full``).
 
         Frozen blocks were parsed from where the tail started, which gives the same blocks
-        except in rare cases (a link reference definition defined further down, say).
+        except in rare cases (a link reference definition further down, say): only those are
+        rebuilt.
         """
         if self._streaming or self._pending or self._confirmed.is_set():
-            return
+            return  # more text came meanwhile (its own finish confirms it), or a render did
         if not self.is_mounted:
             self._confirmed.set()
             return
-        async with self._render_lock:
-            text = self._text
-            parser = self._get_parser()
-            env: dict[str, Any] = {}
-            if len(text) > BIG_TEXT:
-                tokens = await asyncio.to_thread(parser.parse, text, env)
-            else:
-                tokens = parser.parse(text, env)
-            if self._streaming or self._pending or text is not self._text:
-                return  # more text came meanwhile: its own finish confirms it
-            parsed = list(split_blocks(tokens, text, 0))
-            same = 0
-            if not env.get("references"):
-                for new, old in zip(parsed, self._all, strict=False):
-                    if not new.same_as(old):
-                        break
-                    same += 1
-            if same < len(parsed) or same < len(self._all):
-                self.confirm_rebuilds += len(parsed) - same
-                await self._replace_from(same, parsed[same:], pinned_from=len(parsed) - same)
-                for block in self._all:
-                    block.pinned = False
-                self._open_from = len(self._all)
-            self._drop_tokens(0, len(self._all))
-            self._confirmed.set()
+        self.confirm_rebuilds += await self._render_full()
 
     async def _update_open(self, parsed: list[Block], keep_open_from: int) -> int:
         """Update open blocks' widgets in place (see ``_open_block``); how many were updated.
@@ -449,6 +426,8 @@ class StreamingMarkdown(Markdown):
 
     async def _replace_from(self, index: int, blocks: list[Block], pinned_from: int) -> None:
         """Replace the blocks from ``index`` on; ``blocks[pinned_from:]`` stay open."""
+        if not blocks and index >= len(self._all):
+            return  # nothing to replace: leave the widgets and the view alone
         for position, block in enumerate(blocks):
             block.pinned = position >= pinned_from
         old = [block for block in self._all[index:] if block.drawn]
