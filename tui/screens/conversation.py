@@ -59,12 +59,6 @@ ROOMY_FOOTER_WIDTH = 100
 """From this many columns the footer spaces its keys out; narrower, it packs them (compact)."""
 
 
-async def _head_start(request_out: asyncio.Event) -> None:
-    """Wait until the request is out (the reply started or failed) or ``UI_HEAD_START``."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(request_out.wait(), UI_HEAD_START)
-
-
 DEMO_NOTICE = (
     "[b]You are chatting with the offline demo model.[/b] Its replies are made up on this "
     "machine: no key, no network.\n\nTo chat with a real model, set [b]OPENAI_API_KEY[/b], "
@@ -117,7 +111,6 @@ class ConversationScreen(Screen[None]):
         self.editing: Message | None = None
         """The user message being edited: the next send replaces it with a new branch."""
         self._stream_view: View | None = None
-        self._keys_shown: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ layout
 
@@ -317,12 +310,11 @@ class ConversationScreen(Screen[None]):
         shown_at = 0.0
         user_shown: asyncio.Future[None] | None = None
         # Drawing the user's message and the footer's new keys costs tens of ms of the event
-        # loop: they wait until the reply has started (the request is out) or UI_HEAD_START.
+        # loop: the keys wait UI_HEAD_START, the message until the reply has started (the
+        # request is out) or UI_HEAD_START.
         request_out = asyncio.Event()
-        self._keys_shown = asyncio.ensure_future(self._refresh_bindings_after(request_out))
+        self.set_timer(UI_HEAD_START, self.refresh_bindings, name="turn-keys")
         async for event in events:
-            if isinstance(event, ReplyStarted | ReplyFinished):
-                request_out.set()
             if isinstance(event, TextDelta):
                 assert view is not None
                 view.append_text(event.text)
@@ -351,6 +343,7 @@ class ConversationScreen(Screen[None]):
                 route = services.registry.config(event.provider)
                 self.status.show_route(route.label, event.model, event.api.value)
             elif isinstance(event, ReplyStarted):
+                request_out.set()
                 if user_shown is not None:
                     await user_shown
                 started = time.monotonic()
@@ -365,6 +358,7 @@ class ConversationScreen(Screen[None]):
                 if view is not None:  # draw it all now; the engine is writing the record
                     await view.finish()
             elif isinstance(event, ReplyFinished):
+                request_out.set()
                 if user_shown is not None:
                     await user_shown
                 await self._finish_view(services, view, event)
@@ -373,15 +367,12 @@ class ConversationScreen(Screen[None]):
             elif isinstance(event, Citation):
                 continue
 
-    async def _refresh_bindings_after(self, request_out: asyncio.Event) -> None:
-        await _head_start(request_out)
-        self.refresh_bindings()
-
     async def _show_user_message(
         self, services: Services, message: Message, request_out: asyncio.Event
     ) -> None:
         """Show the message just sent, once the engine has sent its request (or soon anyway)."""
-        await _head_start(request_out)
+        with contextlib.suppress(TimeoutError):  # the request is out, or waited long enough
+            await asyncio.wait_for(request_out.wait(), UI_HEAD_START)
         positions = await services.store.repository.sibling_positions(
             message.conversation_id, [message]
         )
