@@ -79,15 +79,14 @@ class IdleCollector:
         """Collect if due (call it every second or so); whether a collection ran."""
         if not self.due():
             return False
-        if gc.get_freeze_count() > self._frozen_base * REGROW:
+        thaw = gc.get_freeze_count() > self._frozen_base * REGROW
+        if thaw:
             gc.unfreeze()  # reclaim what was frozen alive and has been dropped since
             self.thaws += 1
-            gc.collect()
-            gc.freeze()
+        gc.collect()
+        gc.freeze()
+        if thaw:
             self._frozen_base = gc.get_freeze_count()
-        else:
-            gc.collect()
-            gc.freeze()
         self.collections += 1
         self._young_at_last = _young_collections()
         return True
