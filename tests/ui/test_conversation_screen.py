@@ -39,6 +39,13 @@ async def type_and_send(pilot, text: str) -> None:  # type: ignore[no-untyped-de
     await pilot.press("enter")
 
 
+async def send_and_wait(pilot, text: str, shown: int = 2) -> None:  # type: ignore[no-untyped-def]
+    """Send ``text`` and wait until the log shows ``shown`` messages and the turn is over."""
+    await type_and_send(pilot, text)
+    await wait_for(lambda: len(views(pilot.app)) == shown)
+    await idle(pilot.app)
+
+
 async def idle(app: TuiApp) -> None:
     screen = screen_of(app)
     await wait_for(lambda: app.handle.current is not None)
@@ -58,9 +65,7 @@ async def test_send_streams_the_reply_and_stores_the_turn(app_factory: AppFactor
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await idle(app)
-        await type_and_send(pilot, "hello there")
-        await wait_for(lambda: len(views(app)) == 2)
-        await idle(app)
+        await send_and_wait(pilot, "hello there")
         user, answer = views(app)
         assert user.message.role is Role.USER and user.message.content == "hello there"
         assert "hello there" in answer.text and "```" in answer.text
@@ -85,18 +90,14 @@ async def test_escape_stops_the_reply_and_keeps_what_arrived(app_factory: AppFac
         assert path[-1].status is MessageStatus.CANCELLED
         assert 40 < len(path[-1].content) < 8000
         assert views(app)[-1].text == path[-1].content
-        await type_and_send(pilot, "next")  # the screen is usable again
-        await wait_for(lambda: len(views(app)) == 4)
-        await idle(app)
+        await send_and_wait(pilot, "next", 4)  # the screen is usable again
 
 
 async def test_regenerate_adds_a_sibling_and_shows_the_switcher(app_factory: AppFactory) -> None:
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await idle(app)
-        await type_and_send(pilot, "first")
-        await wait_for(lambda: len(views(app)) == 2)
-        await idle(app)
+        await send_and_wait(pilot, "first")
         first_reply = views(app)[1].message.id
         await pilot.press("ctrl+r")
         await wait_for(lambda: len(views(app)) == 2 and views(app)[1].message.id != first_reply)
@@ -115,9 +116,7 @@ async def test_edit_resends_as_a_new_branch(app_factory: AppFactory) -> None:
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await idle(app)
-        await type_and_send(pilot, "one")
-        await wait_for(lambda: len(views(app)) == 2)
-        await idle(app)
+        await send_and_wait(pilot, "one")
         prompt = app.screen.query_one(PromptInput)
         prompt.focus()
         await pilot.press("up")
@@ -138,9 +137,7 @@ async def test_copy_a_message_and_one_code_block(app_factory: AppFactory) -> Non
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await idle(app)
-        await type_and_send(pilot, "show code")
-        await wait_for(lambda: len(views(app)) == 2)
-        await idle(app)
+        await send_and_wait(pilot, "show code")
         answer = views(app)[1]
         await pilot.press("ctrl+y")
         await pilot.pause()
@@ -172,9 +169,7 @@ async def test_attach_an_image_to_the_next_message(
         await pilot.press("backspace")
         await pilot.pause()
         assert [a.name for a in screen_of(app).attachments] == ["pic.png"]
-        await type_and_send(pilot, "what is this")
-        await wait_for(lambda: len(views(app)) == 2)
-        await idle(app)
+        await send_and_wait(pilot, "what is this")
         parts = server.requests[-1].json["messages"][-1]["content"]
         assert [p["type"] for p in parts] == ["text", "image_url"]
         assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
@@ -209,9 +204,7 @@ async def test_a_rate_limit_shows_the_wait_and_keeps_the_question(
     app = app_factory(config=loopback_config(server), env=LOOP_ENV)
     async with app.run_test(size=SIZE) as pilot:
         await idle(app)
-        await type_and_send(pilot, "are you there")
-        await wait_for(lambda: len(views(app)) == 2)
-        await idle(app)
+        await send_and_wait(pilot, "are you there")
         answer = views(app)[1]
         assert answer.message.status is MessageStatus.FAILED
         assert "300 s" in (answer.message.error or "")
@@ -232,9 +225,7 @@ async def test_a_responses_only_model_switches_the_conversation(
     app = app_factory(config=loopback_config(server, api="chat"), env=LOOP_ENV)
     async with app.run_test(size=SIZE) as pilot:
         await idle(app)
-        await type_and_send(pilot, "hi pro")
-        await wait_for(lambda: len(views(app)) == 2)
-        await idle(app)
+        await send_and_wait(pilot, "hi pro")
         services = app.handle.current
         assert services is not None
         conversation = await services.store.repository.latest_conversation()
@@ -263,9 +254,7 @@ async def test_reasoning_shows_live_then_collapses(app_factory: AppFactory) -> N
     app = app_factory(config=config)
     async with app.run_test(size=SIZE) as pilot:
         await idle(app)
-        await type_and_send(pilot, "think first")
-        await wait_for(lambda: len(views(app)) == 2)
-        await idle(app)
+        await send_and_wait(pilot, "think first")
         answer = views(app)[1]
         collapsible = answer.reasoning_collapsible
         assert collapsible is not None and collapsible.collapsed
@@ -277,9 +266,7 @@ async def test_the_thread_is_there_after_a_restart(app_factory: AppFactory, tmp_
     app = app_factory(db=db)
     async with app.run_test(size=SIZE) as pilot:
         await idle(app)
-        await type_and_send(pilot, "remember me")
-        await wait_for(lambda: len(views(app)) == 2)
-        await idle(app)
+        await send_and_wait(pilot, "remember me")
         before = [view.text for view in views(app)]
     again = app_factory(db=db)
     async with again.run_test(size=SIZE) as pilot:
@@ -302,9 +289,7 @@ async def test_no_key_opens_on_the_demo_and_says_how_to_add_one(app_factory: App
         assert empty.display and "offline demo" in shown and "OPENAI_API_KEY" in shown
         assert "Ctrl+S" in shown
         assert not any("demo" in n.message.lower() for n in app._notifications)  # no pop-up
-        await type_and_send(pilot, "hi")
-        await wait_for(lambda: len(views(app)) == 2)
-        await idle(app)
+        await send_and_wait(pilot, "hi")
         assert not empty.display
 
 
@@ -367,9 +352,7 @@ async def test_escape_says_stop_for_a_reply_and_cancel_for_an_edit(app_factory: 
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await idle(app)
-        await type_and_send(pilot, "one")
-        await wait_for(lambda: len(views(app)) == 2)
-        await idle(app)
+        await send_and_wait(pilot, "one")
         screen = screen_of(app)
         await pilot.press("up")  # edit the last message
         assert screen.editing is not None
@@ -391,9 +374,7 @@ async def test_page_up_scrolls_the_conversation_while_typing(app_factory: AppFac
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await idle(app)
-        await type_and_send(pilot, "/bench 1500")
-        await wait_for(lambda: len(views(app)) == 2)
-        await idle(app)
+        await send_and_wait(pilot, "/bench 1500")
         log = app.screen.query_one(ChatLog)
         await pilot.pause()
         bottom = log.scroll_y

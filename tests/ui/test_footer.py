@@ -11,7 +11,7 @@ from tests.support.script import fault, reply
 from tests.support.server import LoopbackServer
 from tests.ui.conftest import AppFactory, loopback_config, wait_for
 from tests.ui.hosts import clipped_footer_entries, footer_entries, settle
-from tests.ui.test_conversation_screen import idle, screen_of, type_and_send, views
+from tests.ui.test_conversation_screen import idle, screen_of, send_and_wait, type_and_send, views
 from tui.app import TuiApp
 from tui.widgets.prompt_input import PromptInput
 
@@ -33,9 +33,7 @@ async def answer_with_two_branches(pilot: Pilot[None]) -> None:
     """Ask, then Ctrl+R for a second answer: both have a code block."""
     app = pilot.app
     assert isinstance(app, TuiApp)
-    await type_and_send(pilot, "How do I reverse a list?")
-    await wait_for(lambda: len(views(app)) == 2)
-    await idle(app)
+    await send_and_wait(pilot, "How do I reverse a list?")
     first = views(app)[1].message.id
     await pilot.press("ctrl+r")
     await wait_for(lambda: len(views(app)) == 2 and views(app)[1].message.id != first)
@@ -135,9 +133,7 @@ async def test_keys_left_out_on_a_message_still_work_there(
     app = app_factory(config=loopback_config(server), env=LOOP_ENV)
     async with app.run_test(size=(80, 24)) as pilot:
         await idle(app)
-        await type_and_send(pilot, "How do I reverse a list?")
-        await wait_for(lambda: len(views(app)) == 2)
-        await idle(app)
+        await send_and_wait(pilot, "How do I reverse a list?")
         await pilot.press("ctrl+l")
         assert isinstance(app.focused, MessageView)
         assert "^f Attach" not in await shown(pilot)
