@@ -13,6 +13,10 @@ from typing import Any
 def apply_textual_fixes() -> None:
     """Apply every work-around (once; calling again does nothing)."""
     _stop_styles_cache_retention()
+    _share_markdown_component_styles()
+    _stop_strips_caching_themselves()
+    _empty_layout_maps_left_in_cycles()
+    _release_removed_widgets()
 
 
 def _stop_styles_cache_retention() -> None:
@@ -41,3 +45,220 @@ def _stop_styles_cache_retention() -> None:
 
     get_inner_outer.__doc__ = original.__doc__
     StylesCache.get_inner_outer = get_inner_outer  # type: ignore[method-assign,assignment]
+
+
+def _stop_strips_caching_themselves() -> None:
+    """A ``Strip`` caches the results of ``divide`` and ``crop_extend``, and when the result is
+    the strip itself (no cut inside it, or a crop to its own length, the common case for a
+    line drawn whole) it caches itself: a reference cycle. Every line the compositor draws so
+    becomes garbage that only a collection of its generation can free, with the seven caches
+    it carries; most of them live long enough to reach the oldest one. Those two cases are
+    answered here before the cache is consulted, with the same result, so lines are freed as
+    soon as they are dropped.
+    """
+    from textual.strip import Strip
+
+    divide = Strip.__dict__.get("divide")
+    crop_extend = Strip.__dict__.get("crop_extend")
+    if divide is None or crop_extend is None or getattr(divide, "whole_line_fast_path", False):
+        return
+
+    def divide_without_self_cycle(self: Strip, cuts: Any) -> Any:
+        cell_length = self.cell_length
+        cuts = [cut for cut in cuts if cut <= cell_length]
+        if len(cuts) == 1 and cuts[0] == cell_length:
+            return [self]
+        return divide(self, cuts)
+
+    def crop_extend_without_self_cycle(self: Strip, start: int, end: int, style: Any) -> Any:
+        if start <= 0 and end == self.cell_length:
+            return self
+        return crop_extend(self, start, end, style)
+
+    divide_without_self_cycle.__doc__ = divide.__doc__
+    divide_without_self_cycle.whole_line_fast_path = True  # type: ignore[attr-defined]
+    crop_extend_without_self_cycle.__doc__ = crop_extend.__doc__
+    Strip.divide = divide_without_self_cycle  # type: ignore[method-assign]
+    Strip.crop_extend = crop_extend_without_self_cycle  # type: ignore[method-assign]
+
+
+def _empty_layout_maps_left_in_cycles() -> None:
+    """``Compositor._arrange_root`` places widgets with a nested function that calls itself, so
+    its closure is a reference cycle, and the map of every layout (a ``MapGeometry`` with its
+    regions for each widget on screen) and the set of its widgets stay in that cycle until a
+    collection frees them. A screen that changes its layout every frame (a reply streaming in,
+    a thread being paged) leaves a whole map of garbage per frame, most of it old enough to
+    wait for a full collection, and removed widgets stay alive in those sets until then.
+
+    The compositor gets copies of the map and the set, and the originals left in the cycle are
+    emptied, so the entries are freed by reference counting when the compositor drops them.
+    """
+    from textual._compositor import Compositor
+
+    arrange_root = Compositor.__dict__.get("_arrange_root")
+    if arrange_root is None or getattr(arrange_root, "empties_its_cycle", False):
+        return
+
+    def arrange_root_leaving_empty_cycle(self: Compositor, *args: Any, **kwargs: Any) -> Any:
+        layout_map, widgets = arrange_root(self, *args, **kwargs)
+        map_copy, widgets_copy = dict(layout_map), set(widgets)
+        layout_map.clear()
+        widgets.clear()
+        return map_copy, widgets_copy
+
+    arrange_root_leaving_empty_cycle.__doc__ = arrange_root.__doc__
+    arrange_root_leaving_empty_cycle.empties_its_cycle = True  # type: ignore[attr-defined]
+    Compositor._arrange_root = arrange_root_leaving_empty_cycle  # type: ignore[method-assign]
+
+
+def _release_removed_widgets() -> None:
+    """Textual issue #6381 (full collections stall scrolling through Markdown): a widget's
+    ``Styles`` hold it by a strong reference, so every widget is in a reference cycle, and a
+    removed one, with every line it rendered, waits for a full collection to be freed. Its
+    ``LRUCache``s (box models, queries) are rings of linked entries, cycles too, and
+    ``LRUCache.clear`` drops the ring whole, so it also waits for a collection. Markdown lists
+    and tables also build blocks that are never mounted (list items, table rows and cells),
+    which hold the blocks inside them.
+
+    When Textual has finished removing a widget (``_message_loop_exit``, where it already clears
+    the widget's other caches), the two ``Styles`` let go of it and its caches are cleared;
+    list items are released once their list has composed their contents, table blocks when
+    their table is removed; and ``LRUCache.clear`` unlinks the entries it drops. So reference
+    counting frees a removed widget and everything it cached. ``Styles`` without a node behave
+    as they do before a widget is mounted.
+    """
+    from textual.cache import LRUCache
+    from textual.widget import Widget
+    from textual.widgets._markdown import (
+        MarkdownBlock,
+        MarkdownBulletList,
+        MarkdownListItem,
+        MarkdownOrderedList,
+    )
+
+    loop_exit = Widget.__dict__.get("_message_loop_exit")
+    clear = LRUCache.__dict__.get("clear")
+    if loop_exit is None or clear is None or getattr(loop_exit, "releases_styles", False):
+        return
+
+    def clear_unlinking(self: LRUCache[Any, Any]) -> None:
+        for entry in self._cache.values():
+            entry.clear()  # [previous, next, key, value]: no entry points at another any more
+        clear(self)
+
+    def release(widget: Widget) -> None:
+        for styles in (widget._css_styles, widget._inline_styles):
+            if styles.node is widget:
+                styles.node = None
+        widget._box_model_cache.clear()
+        widget._query_one_cache.clear()
+        if isinstance(widget, MarkdownBlock):
+            for block in widget._blocks:  # built, never mounted (a table's rows and cells)
+                if not block.is_attached:
+                    release(block)
+
+    async def message_loop_exit_releasing_styles(self: Widget) -> None:
+        await loop_exit(self)
+        release(self)
+
+    def releasing_items(compose: Any) -> Any:
+        def compose_then_release_items(self: MarkdownBlock) -> Any:
+            items = [block for block in self._blocks if isinstance(block, MarkdownListItem)]
+            yield from compose(self)
+            for item in items:  # their contents are in the list's own widgets now
+                release(item)
+                item._blocks.clear()
+
+        compose_then_release_items.__doc__ = compose.__doc__
+        return compose_then_release_items
+
+    clear_unlinking.__doc__ = clear.__doc__
+    message_loop_exit_releasing_styles.__doc__ = loop_exit.__doc__
+    message_loop_exit_releasing_styles.releases_styles = True  # type: ignore[attr-defined]
+    LRUCache.clear = clear_unlinking  # type: ignore[method-assign]
+    Widget._message_loop_exit = message_loop_exit_releasing_styles  # type: ignore[method-assign]
+    for list_class in (MarkdownBulletList, MarkdownOrderedList):
+        list_class.compose = releasing_items(list_class.compose)  # type: ignore[method-assign]
+
+
+SHARED_STYLE_CONTEXTS = 512
+"""Distinct CSS contexts whose Markdown component styles are kept (a chat uses a few dozen)."""
+
+
+def _share_markdown_component_styles() -> None:
+    """Textual issue #6381 (full collections stall scrolling through Markdown): for every
+    component class of a widget (``em``, ``strong``, ``s`` and ``code_inline`` on *every*
+    Markdown block) the stylesheet builds a throw-away ``DOMNode`` with three ``Styles`` objects,
+    matches the whole stylesheet against it, and leaves it in a reference cycle. That is four
+    nodes of cyclic garbage per block, about half of what paging a long thread leaves for the
+    collector, and a good part of the time it takes to mount a block.
+
+    A component's styles depend only on the rules that match it: the stylesheet's rules and the
+    CSS path down to the block (each node's type, id, classes and pseudo-classes). Blocks with
+    the same path get the same styles, so they are computed once per path and shared. The
+    shared nodes hold their first block only by a weak reference, as Textual's own do. Widgets
+    other than Markdown blocks are left to Textual.
+    """
+    from textual.css.stylesheet import Stylesheet
+    from textual.widgets._markdown import MarkdownBlock
+
+    original = Stylesheet.__dict__.get("_process_component_classes")
+    if original is None or getattr(original, "shares_markdown_styles", False):
+        return
+
+    shared: dict[tuple[object, ...], dict[str, Any]] = {}
+    relevant: dict[frozenset[str], tuple[str, ...]] = {}
+    rules_seen: list[object] = [None]
+
+    def pseudo_classes_that_matter(self: Stylesheet, components: frozenset[str]) -> tuple[str, ...]:
+        """The pseudo-classes named anywhere in a rule that can style these components."""
+        names = relevant.get(components)
+        if names is None:
+            rules_map = self.rules_map
+            selector_names = {"*", "DOMNode", *(f".{component}" for component in components)}
+            used: set[str] = set()
+            for name in selector_names & rules_map.keys():
+                for rule in rules_map[name]:
+                    used.update(rule.pseudo_classes)
+            names = relevant[components] = tuple(sorted(used))
+        return names
+
+    def process_component_classes(self: Stylesheet, node: Any) -> None:
+        if not isinstance(node, MarkdownBlock):
+            original(self, node)
+            return
+        rules = self.rules
+        if rules is not rules_seen[0] or len(shared) > SHARED_STYLE_CONTEXTS:
+            shared.clear()  # new CSS or theme: every component style is computed again
+            relevant.clear()
+            rules_seen[0] = rules
+        components = node._get_component_classes()
+        pseudo = pseudo_classes_that_matter(self, components)
+        rules_map = self.rules_map
+        key = (
+            id(self),
+            components,
+            *(
+                (
+                    type(path_node),
+                    path_node.id if f"#{path_node.id}" in rules_map else None,
+                    path_node.classes,
+                    tuple(path_node.has_pseudo_class(name) for name in pseudo),
+                )
+                for path_node in node.css_path_nodes
+            ),
+        )
+        styles = shared.get(key)
+        if styles is None:
+            original(self, node)
+            shared[key] = dict(node._component_styles)
+            return
+        current = node._component_styles
+        changed = any(current.get(name) != value for name, value in styles.items())
+        current.clear()
+        current.update(styles)
+        if changed and current is not styles:
+            node.refresh()
+
+    process_component_classes.shares_markdown_styles = True  # type: ignore[attr-defined]
+    Stylesheet._process_component_classes = process_component_classes  # type: ignore[method-assign]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import gc
+import sys
 import weakref
 from collections.abc import Iterator
 
 import pytest
-from textual.widgets import Static
+from rich.segment import Segment
+from textual.strip import Strip
+from textual.widgets import Markdown, Static
+from textual.widgets._markdown import MarkdownBlock
 
 from tests.ui.hosts import Host, settle
 from tui.gc_tuning import GARBAGE_COLLECTIONS, IdleCollector
@@ -35,6 +39,97 @@ async def test_removed_widgets_do_not_keep_their_rendered_lines_alive() -> None:
         alive = sum(1 for cache in caches if cache() is not None)
         # Without the work-around Textual's ``get_inner_outer`` cache keeps all 90 alive.
         assert alive == 0
+
+
+ANSWER = """## Caches
+
+Some *emphasis*, some **strong** text, ~~struck~~ and `inline code`.
+
+- a list item with `code`
+- another one
+
+1. first
+2. second
+
+| option | default |
+| --- | --- |
+| `size` | 16 |
+
+```python
+print("hello")
+```
+
+> a quote
+"""
+
+
+@pytest.fixture
+def no_collector() -> Iterator[None]:
+    """Only reference counting frees objects while the test runs."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+async def test_a_removed_answer_is_freed_without_waiting_for_a_collection(
+    no_collector: None,
+) -> None:
+    apply_textual_fixes()
+    app = Host(Static("anchor"))
+    async with app.run_test(size=(80, 40)) as pilot:
+        scroll = app.query_one("#scroll")
+        nodes: list[weakref.ref[object]] = []
+        for round_index in range(3):
+            answer = Markdown(ANSWER, classes="answer")
+            await scroll.mount(answer)
+            await settle(pilot)  # laid out and drawn: every block has cached lines and boxes
+            nodes.extend(weakref.ref(node) for node in answer.walk_children(with_self=True))
+            del answer
+            await scroll.remove_children(".answer")
+            await scroll.mount(Static(f"a later frame {round_index}"))
+            await settle(pilot)
+        alive = [ref() for ref in nodes if ref() is not None]
+        # Without the work-arounds every one of them waits for the collector.
+        assert len(nodes) > 90
+        assert alive == []
+
+
+def test_a_line_drawn_whole_does_not_refer_to_itself() -> None:
+    apply_textual_fixes()
+    strip = Strip([Segment("hello "), Segment("world")])
+    references = sys.getrefcount(strip)
+    assert strip.divide([11]) == [strip]
+    assert strip.crop_extend(0, 11, None) is strip
+    # Nothing the strip keeps refers back to it (Textual's caches would hold it twice).
+    assert sys.getrefcount(strip) == references
+    assert [part.text for part in strip.divide([5, 11])] == ["hello", " world"]
+    assert strip.crop_extend(0, 13, None).text == "hello world  "
+
+
+async def test_markdown_blocks_share_inline_styles_and_follow_the_theme() -> None:
+    apply_textual_fixes()
+    app = Host(Markdown("One `code` here.", id="first"), Markdown("Two `code` here.", id="second"))
+    async with app.run_test(size=(80, 20)) as pilot:
+        await settle(pilot)
+        first, second = (
+            app.query_one(selector).query_one(MarkdownBlock) for selector in ("#first", "#second")
+        )
+        # The ids differ, but no rule names them: the same styles serve both paragraphs.
+        assert first._component_styles["code_inline"] is second._component_styles["code_inline"]
+        dark = first.get_visual_style("code_inline", partial=True)
+
+        app.theme = "textual-light"
+        await settle(pilot)
+        light = first.get_visual_style("code_inline", partial=True)
+        assert light != dark  # the light theme has its own rule for inline code
+        third = Markdown("Three `code` here.", id="third")
+        await app.query_one("#scroll").mount(third)
+        await settle(pilot)
+        fresh = third.query_one(MarkdownBlock).get_visual_style("code_inline", partial=True)
+        assert light == fresh
 
 
 class Clock:
