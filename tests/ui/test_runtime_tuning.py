@@ -169,7 +169,10 @@ def test_the_idle_collector_waits_for_idleness_garbage_and_no_streaming(
 
     make_garbage(GARBAGE_COLLECTIONS)
     clock.now += 1.0
-    assert not collector.tick()  # the user acted a second ago
+    survivors = [[index] for index in range(1000)]
+    frozen_before = gc.get_freeze_count()
+    assert not collector.tick()  # the user acted a second ago: no full collection...
+    assert gc.get_freeze_count() >= frozen_before + len(survivors)  # ...what survived is frozen
     clock.now += 1.5
     streaming[0] = True
     assert not collector.tick()  # a reply is streaming: frames matter more
@@ -177,14 +180,19 @@ def test_the_idle_collector_waits_for_idleness_garbage_and_no_streaming(
     collector.note_activity()
     clock.now += 1.0
     assert not collector.tick()  # a key was pressed: wait again
+    assert collector.busy_freezes == 3
+    assert collector.collections == 0
     clock.now += 2.0
+    more = [[index] for index in range(1000)]
     frozen_before = gc.get_freeze_count()
     assert collector.tick()
     assert collector.collections == 1
-    assert gc.get_freeze_count() > frozen_before  # the survivors are frozen
     assert gc.get_count()[2] == 0  # the full collection ran
+    assert gc.get_freeze_count() >= frozen_before + len(more)  # and its survivors are frozen
+    assert collector.busy_freezes == 3
     clock.now += 5.0
     assert not collector.tick()  # idle, but no new garbage since
+    del survivors, more
 
 
 def test_the_idle_collector_thaws_once_the_frozen_set_has_grown(frozen_heap: None) -> None:
