@@ -16,6 +16,7 @@ def apply_textual_fixes() -> None:
     _share_markdown_component_styles()
     _stop_strips_caching_themselves()
     _empty_layout_maps_left_in_cycles()
+    _trust_the_map_a_full_layout_built()
     _release_removed_widgets()
 
 
@@ -109,6 +110,30 @@ def _empty_layout_maps_left_in_cycles() -> None:
     arrange_root_leaving_empty_cycle.__doc__ = arrange_root.__doc__
     arrange_root_leaving_empty_cycle.empties_its_cycle = True  # type: ignore[attr-defined]
     Compositor._arrange_root = arrange_root_leaving_empty_cycle  # type: ignore[method-assign]
+
+
+def _trust_the_map_a_full_layout_built() -> None:
+    """A scroll lays out only the visible part of the screen and marks the full map stale;
+    the next full layout (``Compositor.reflow``) builds a new full map but leaves it marked
+    stale, so the first question about a widget off screen (Textual asks one of every widget
+    right after that layout) lays the whole screen out a second time. After every scroll of a
+    long log that doubled the cost of the next layout. The map a full layout has just built is
+    marked current here. (Harmless if Textual does it too.)
+    """
+    from textual._compositor import Compositor
+
+    reflow = Compositor.__dict__.get("reflow")
+    if reflow is None or getattr(reflow, "trusts_its_map", False):
+        return
+
+    def reflow_keeping_its_map(self: Compositor, *args: Any, **kwargs: Any) -> Any:
+        result = reflow(self, *args, **kwargs)
+        self._full_map_invalidated = False
+        return result
+
+    reflow_keeping_its_map.__doc__ = reflow.__doc__
+    reflow_keeping_its_map.trusts_its_map = True  # type: ignore[attr-defined]
+    Compositor.reflow = reflow_keeping_its_map  # type: ignore[method-assign]
 
 
 def _release_removed_widgets() -> None:

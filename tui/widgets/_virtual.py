@@ -85,9 +85,18 @@ def visible_window(widget: Widget) -> tuple[int, int, int] | None:
 
     ``None`` when it is not laid out (or no longer mounted). A widget scrolled out of view gets
     an empty window far above it, so everything of it that can fold does.
+
+    A widget the last screen update did not draw is known to be out of view without asking
+    where it is: finding a widget off screen makes the compositor lay out the whole screen
+    again after every scroll (its map of the visible part does not have it).
     """
     try:
-        geometry = widget.screen.find_widget(widget)
+        screen = widget.screen
+        drawn = getattr(getattr(screen, "_compositor", None), "visible_widgets", None)
+        if drawn is not None and widget not in drawn:
+            height = screen.size.height
+            return -4 * height, -4 * height, height
+        geometry = screen.find_widget(widget)
     except (NoWidget, NoScreen):
         return None
     region, clip = geometry.region, geometry.clip

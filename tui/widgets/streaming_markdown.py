@@ -34,7 +34,14 @@ from tui.widgets._blocks import (
     split_blocks,
 )
 from tui.widgets._open_block import update_in_place
-from tui.widgets._virtual import Spacer, plan, reconcile, run_box, visible_window
+from tui.widgets._virtual import (
+    FOLD_MIN_RUN,
+    Spacer,
+    plan,
+    reconcile,
+    run_box,
+    visible_window,
+)
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -508,8 +515,11 @@ class StreamingMarkdown(Markdown):
     async def _check_viewport(self) -> None:
         """Mount the blocks near the viewport and fold those far from it."""
         self._viewport_check_pending = False
-        if not self.is_mounted or not self._slots:
+        slots = self._slots
+        if not self.is_mounted or not slots:
             return
+        if len(slots) < FOLD_MIN_RUN and all(slot.widget is not None for slot in slots):
+            return  # too few blocks to fold any: nothing to do wherever the view is
         window = visible_window(self)
         if window is None:
             return
