@@ -6,9 +6,11 @@ import gc
 import sys
 import weakref
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from rich.segment import Segment
+from textual._compositor import Compositor
 from textual.strip import Strip
 from textual.widgets import Markdown, Static
 from textual.widgets._markdown import MarkdownBlock
@@ -16,6 +18,7 @@ from textual.widgets._markdown import MarkdownBlock
 from tests.ui.hosts import Host, settle
 from tui.gc_tuning import GARBAGE_COLLECTIONS, IdleCollector
 from tui.textual_fixes import apply_textual_fixes
+from tui.widgets._virtual import visible_window
 
 
 async def test_removed_widgets_do_not_keep_their_rendered_lines_alive() -> None:
@@ -130,6 +133,54 @@ async def test_markdown_blocks_share_inline_styles_and_follow_the_theme() -> Non
         await settle(pilot)
         fresh = third.query_one(MarkdownBlock).get_visual_style("code_inline", partial=True)
         assert light == fresh
+
+
+class LayoutCounter:
+    """Counts the compositor's layouts of the whole screen (not those of its visible part)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.full = 0
+        self.reflows = 0
+        arrange = Compositor._arrange_root
+        reflow = Compositor.reflow
+
+        def counting_reflows(compositor: Compositor, *args: Any, **kwargs: Any) -> Any:
+            self.reflows += 1
+            return reflow(compositor, *args, **kwargs)
+
+        def counting(compositor: Compositor, *args: Any, **kwargs: Any) -> Any:
+            visible_only = kwargs.get("visible_only", args[2] if len(args) > 2 else True)
+            if not visible_only:
+                self.full += 1
+            return arrange(compositor, *args, **kwargs)
+
+        monkeypatch.setattr(Compositor, "_arrange_root", counting)
+        monkeypatch.setattr(Compositor, "reflow", counting_reflows)
+
+
+async def test_after_a_scroll_one_layout_arranges_the_screen_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    apply_textual_fixes()
+    cards = [Static(f"card {index}", classes="card") for index in range(200)]
+    app = Host(*cards)
+    async with app.run_test(size=(60, 20)) as pilot:
+        scroll = app.query_one("#scroll")
+        await settle(pilot)
+        layouts = LayoutCounter(monkeypatch)
+        scroll.scroll_to(y=100, animate=False, immediate=True)
+        await settle(pilot)
+        assert layouts.full == 0  # a scroll lays out what is visible only
+        # A widget far off screen is known to be out of view without a layout.
+        assert visible_window(cards[0]) == (-80, -80, 20)
+        assert layouts.full == 0
+        await scroll.mount(Static("one more", classes="card"))
+        await settle(pilot)
+        # Textual asks every widget its size after a layout; without the work-around the
+        # first one off screen makes it lay the whole screen out a second time.
+        assert layouts.reflows >= 1
+        assert layouts.full == layouts.reflows
+        assert visible_window(cards[105]) is not None
 
 
 class Clock:
