@@ -1,7 +1,12 @@
-"""Work-arounds for Textual defects that a chat app meets at scale; each names its upstream issue.
+"""Work-arounds for Textual defects that a chat app meets at scale, named by their upstream issue
+where there is one.
 
-Each one checks that the defect is still there before it changes anything, so a Textual release
-that fixes it makes the work-around step aside.
+Most of them are about garbage: Textual leaves widgets, drawn lines and layout maps in reference
+cycles, so a long session that mounts and removes widgets (a log that folds what is out of
+view, a reply that streams) waits on full garbage collections of hundreds of thousands of
+objects. Each work-around wraps Textual's own method and gives the same results; each steps
+aside when the method it wraps is not there in the form it expects, and applying them twice
+changes nothing.
 """
 
 from __future__ import annotations
@@ -9,15 +14,26 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from textual.widget import Widget
+
 
 def apply_textual_fixes() -> None:
-    """Apply every work-around (once; calling again does nothing)."""
+    """Apply the work-arounds for Textual's core (once; calling again does nothing)."""
     _stop_styles_cache_retention()
-    _share_markdown_component_styles()
     _stop_strips_caching_themselves()
     _empty_layout_maps_left_in_cycles()
     _trust_the_map_a_full_layout_built()
     _release_removed_widgets()
+
+
+def apply_markdown_fixes() -> None:
+    """Apply the work-arounds for Textual's Markdown widgets (once; calling again does nothing).
+
+    Separate, so the app's first frame does not wait for the Markdown stack to be imported.
+    """
+    apply_textual_fixes()
+    _share_markdown_component_styles()
+    _release_list_items()
 
 
 def _stop_styles_cache_retention() -> None:
@@ -136,30 +152,35 @@ def _trust_the_map_a_full_layout_built() -> None:
     Compositor.reflow = reflow_keeping_its_map  # type: ignore[method-assign]
 
 
+def _release(widget: Widget) -> None:
+    """Break the cycles a widget is in once Textual is done with it (see below)."""
+    for styles in (widget._css_styles, widget._inline_styles):
+        if styles.node is widget:
+            styles.node = None
+    widget._box_model_cache.clear()
+    widget._query_one_cache.clear()
+    blocks = widget.__dict__.get("_blocks")  # a Markdown block's parts
+    if isinstance(blocks, list):
+        for block in blocks:  # built, never mounted (a table's rows and cells)
+            if not block.is_attached:
+                _release(block)
+
+
 def _release_removed_widgets() -> None:
     """Textual issue #6381 (full collections stall scrolling through Markdown): a widget's
     ``Styles`` hold it by a strong reference, so every widget is in a reference cycle, and a
     removed one, with every line it rendered, waits for a full collection to be freed. Its
     ``LRUCache``s (box models, queries) are rings of linked entries, cycles too, and
-    ``LRUCache.clear`` drops the ring whole, so it also waits for a collection. Markdown lists
-    and tables also build blocks that are never mounted (list items, table rows and cells),
-    which hold the blocks inside them.
+    ``LRUCache.clear`` drops the ring whole, so it also waits for a collection. A Markdown
+    table also builds blocks that are never mounted (rows and cells).
 
     When Textual has finished removing a widget (``_message_loop_exit``, where it already clears
-    the widget's other caches), the two ``Styles`` let go of it and its caches are cleared;
-    list items are released once their list has composed their contents, table blocks when
-    their table is removed; and ``LRUCache.clear`` unlinks the entries it drops. So reference
+    the widget's other caches), the two ``Styles`` let go of it and its caches are cleared (a
+    table's blocks with it), and ``LRUCache.clear`` unlinks the entries it drops. So reference
     counting frees a removed widget and everything it cached. ``Styles`` without a node behave
     as they do before a widget is mounted.
     """
     from textual.cache import LRUCache
-    from textual.widget import Widget
-    from textual.widgets._markdown import (
-        MarkdownBlock,
-        MarkdownBulletList,
-        MarkdownListItem,
-        MarkdownOrderedList,
-    )
 
     loop_exit = Widget.__dict__.get("_message_loop_exit")
     clear = LRUCache.__dict__.get("clear")
@@ -171,39 +192,46 @@ def _release_removed_widgets() -> None:
             entry.clear()  # [previous, next, key, value]: no entry points at another any more
         clear(self)
 
-    def release(widget: Widget) -> None:
-        for styles in (widget._css_styles, widget._inline_styles):
-            if styles.node is widget:
-                styles.node = None
-        widget._box_model_cache.clear()
-        widget._query_one_cache.clear()
-        if isinstance(widget, MarkdownBlock):
-            for block in widget._blocks:  # built, never mounted (a table's rows and cells)
-                if not block.is_attached:
-                    release(block)
-
     async def message_loop_exit_releasing_styles(self: Widget) -> None:
         await loop_exit(self)
-        release(self)
-
-    def releasing_items(compose: Any) -> Any:
-        def compose_then_release_items(self: MarkdownBlock) -> Any:
-            items = [block for block in self._blocks if isinstance(block, MarkdownListItem)]
-            yield from compose(self)
-            for item in items:  # their contents are in the list's own widgets now
-                release(item)
-                item._blocks.clear()
-
-        compose_then_release_items.__doc__ = compose.__doc__
-        return compose_then_release_items
+        _release(self)
 
     clear_unlinking.__doc__ = clear.__doc__
     message_loop_exit_releasing_styles.__doc__ = loop_exit.__doc__
     message_loop_exit_releasing_styles.releases_styles = True  # type: ignore[attr-defined]
     LRUCache.clear = clear_unlinking  # type: ignore[method-assign]
     Widget._message_loop_exit = message_loop_exit_releasing_styles  # type: ignore[method-assign]
+
+
+def _release_list_items() -> None:
+    """A Markdown list builds an item block per item and mounts only the item's contents (in
+    widgets of its own), so the items, never mounted, never removed, keep their cycles, and
+    with them the blocks inside them once those are removed. They are released as soon as
+    their list has composed.
+    """
+    from textual.widgets._markdown import (
+        MarkdownBlock,
+        MarkdownBulletList,
+        MarkdownListItem,
+        MarkdownOrderedList,
+    )
+
+    def releasing_items(compose: Any) -> Any:
+        def compose_then_release_items(self: MarkdownBlock) -> Any:
+            items = [block for block in self._blocks if isinstance(block, MarkdownListItem)]
+            yield from compose(self)
+            for item in items:  # their contents are in the list's own widgets now
+                _release(item)
+                item._blocks.clear()
+
+        compose_then_release_items.__doc__ = compose.__doc__
+        compose_then_release_items.releases_items = True  # type: ignore[attr-defined]
+        return compose_then_release_items
+
     for list_class in (MarkdownBulletList, MarkdownOrderedList):
-        list_class.compose = releasing_items(list_class.compose)  # type: ignore[method-assign]
+        compose = list_class.__dict__.get("compose")
+        if compose is not None and not getattr(compose, "releases_items", False):
+            list_class.compose = releasing_items(compose)  # type: ignore[method-assign]
 
 
 SHARED_STYLE_CONTEXTS = 512

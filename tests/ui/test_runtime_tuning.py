@@ -17,7 +17,7 @@ from textual.widgets._markdown import MarkdownBlock
 
 from tests.ui.hosts import Host, settle
 from tui.gc_tuning import GARBAGE_COLLECTIONS, IdleCollector
-from tui.textual_fixes import apply_textual_fixes
+from tui.textual_fixes import apply_markdown_fixes, apply_textual_fixes
 from tui.widgets._virtual import visible_window
 
 
@@ -80,7 +80,7 @@ def no_collector() -> Iterator[None]:
 async def test_a_removed_answer_is_freed_without_waiting_for_a_collection(
     no_collector: None,
 ) -> None:
-    apply_textual_fixes()
+    apply_markdown_fixes()
     app = Host(Static("anchor"))
     async with app.run_test(size=(80, 40)) as pilot:
         scroll = app.query_one("#scroll")
@@ -113,7 +113,7 @@ def test_a_line_drawn_whole_does_not_refer_to_itself() -> None:
 
 
 async def test_markdown_blocks_share_inline_styles_and_follow_the_theme() -> None:
-    apply_textual_fixes()
+    apply_markdown_fixes()
     app = Host(Markdown("One `code` here.", id="first"), Markdown("Two `code` here.", id="second"))
     async with app.run_test(size=(80, 20)) as pilot:
         await settle(pilot)
