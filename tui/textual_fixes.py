@@ -243,14 +243,15 @@ def _share_markdown_component_styles() -> None:
     component class of a widget (``em``, ``strong``, ``s`` and ``code_inline`` on *every*
     Markdown block) the stylesheet builds a throw-away ``DOMNode`` with three ``Styles`` objects,
     matches the whole stylesheet against it, and leaves it in a reference cycle. That is four
-    nodes of cyclic garbage per block, about half of what paging a long thread leaves for the
+    nodes of cyclic garbage per block, a large part of what paging a long thread leaves for the
     collector, and a good part of the time it takes to mount a block.
 
-    A component's styles depend only on the rules that match it: the stylesheet's rules and the
-    CSS path down to the block (each node's type, id, classes and pseudo-classes). Blocks with
-    the same path get the same styles, so they are computed once per path and shared. The
-    shared nodes hold their first block only by a weak reference, as Textual's own do. Widgets
-    other than Markdown blocks are left to Textual.
+    A component's styles depend only on the stylesheet's rules and on the CSS path down to the
+    block: each node's type and classes, its id where a rule names it, and those of its
+    pseudo-classes that a rule able to style these components names. Blocks with the same path
+    get the same styles, so they are computed once per path and shared (until the rules change:
+    new CSS or another theme). The shared nodes hold their first block only by a weak
+    reference, as Textual's own do. Widgets other than Markdown blocks are left to Textual.
     """
     from textual.css.stylesheet import Stylesheet
     from textual.widgets._markdown import MarkdownBlock
@@ -310,7 +311,7 @@ def _share_markdown_component_styles() -> None:
         changed = any(current.get(name) != value for name, value in styles.items())
         current.clear()
         current.update(styles)
-        if changed and current is not styles:
+        if changed:
             node.refresh()
 
     process_component_classes.shares_markdown_styles = True  # type: ignore[attr-defined]
