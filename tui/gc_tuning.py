@@ -14,10 +14,11 @@ The policy here:
   what survives, so the next burst of activity starts with almost nothing left to scan. Objects
   frozen while alive and dropped later are reclaimed by an occasional collection of everything,
   also only when idle, once the frozen set has grown by half.
-- **Freeze while busy.** While the user is active or a reply streams, what survived the last
-  second is frozen each second, so the automatic full collections that still come scan only
-  the objects made since, not the whole screen (with the work-arounds of ``textual_fixes``
-  removed widgets and drawn lines are freed by reference counting, frozen or not).
+- **Freeze while busy.** While the user is active or a reply streams, everything tracked is
+  frozen each second, so the automatic full collections that still come scan only the objects
+  made since, not the whole screen. With the work-arounds of ``textual_fixes`` removed widgets
+  and drawn lines are freed by reference counting, frozen or not; the few cycles frozen on the
+  way wait for the next idle collection that thaws.
 - **Full collections ten times rarer while busy** (``threshold2`` 100, not 10): a reply that
   streams for a minute meets a few collections, not hundreds.
 """

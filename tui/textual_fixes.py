@@ -221,8 +221,8 @@ def _release_list_items() -> None:
             items = [block for block in self._blocks if isinstance(block, MarkdownListItem)]
             yield from compose(self)
             for item in items:  # their contents are in the list's own widgets now
+                item._blocks.clear()  # (to be mounted: they are not the item's to release)
                 _release(item)
-                item._blocks.clear()
 
         compose_then_release_items.__doc__ = compose.__doc__
         compose_then_release_items.releases_items = True  # type: ignore[attr-defined]
@@ -247,12 +247,13 @@ def _share_markdown_component_styles() -> None:
     collector, and a good part of the time it takes to mount a block.
 
     A component's styles depend only on the stylesheet's rules and on the CSS path down to the
-    block: each node's type and classes, its id where a rule names it, and those of its
+    block: each node's type and classes, its id where a selector names it, and those of its
     pseudo-classes that a rule able to style these components names. Blocks with the same path
     get the same styles, so they are computed once per path and shared (until the rules change:
     new CSS or another theme). The shared nodes hold their first block only by a weak
     reference, as Textual's own do. Widgets other than Markdown blocks are left to Textual.
     """
+    from textual.css.model import SelectorType
     from textual.css.stylesheet import Stylesheet
     from textual.widgets._markdown import MarkdownBlock
 
@@ -263,6 +264,7 @@ def _share_markdown_component_styles() -> None:
     shared: dict[tuple[object, ...], dict[str, Any]] = {}
     relevant: dict[frozenset[str], tuple[str, ...]] = {}
     rules_seen: list[object] = [None]
+    named_ids: set[str] = set()
 
     def pseudo_classes_that_matter(self: Stylesheet, components: frozenset[str]) -> tuple[str, ...]:
         """The pseudo-classes named anywhere in a rule that can style these components."""
@@ -286,16 +288,23 @@ def _share_markdown_component_styles() -> None:
             shared.clear()  # new CSS or theme: every component style is computed again
             relevant.clear()
             rules_seen[0] = rules
+            named_ids.clear()
+            named_ids.update(
+                selector.name
+                for rule in rules
+                for selector_set in rule.selector_set
+                for selector in selector_set.selectors
+                if selector.type == SelectorType.ID
+            )
         components = node._get_component_classes()
         pseudo = pseudo_classes_that_matter(self, components)
-        rules_map = self.rules_map
         key = (
             id(self),
             components,
             *(
                 (
                     type(path_node),
-                    path_node.id if f"#{path_node.id}" in rules_map else None,
+                    path_node.id if path_node.id in named_ids else None,
                     path_node.classes,
                     tuple(path_node.has_pseudo_class(name) for name in pseudo),
                 )

@@ -135,6 +135,40 @@ async def test_markdown_blocks_share_inline_styles_and_follow_the_theme() -> Non
         assert light == fresh
 
 
+async def test_the_blocks_inside_list_items_stay_styled_widgets() -> None:
+    apply_markdown_fixes()
+    answer = Markdown(ANSWER)
+    app = Host(answer)
+    async with app.run_test(size=(80, 40)) as pilot:
+        await settle(pilot)
+        blocks = list(answer.query(MarkdownBlock))
+        nested = [block for block in blocks if block.parent is not answer]
+        assert nested  # the paragraphs inside list items (and the table's parts)
+        # The list items were released; what they held is mounted and must still repaint when
+        # its rules change.
+        detached = [block for block in blocks if block._css_styles.node is not block]
+        assert detached == []
+
+
+class SidebarHost(Host):
+    CSS = Host.CSS + "#sidebar MarkdownBlock > .em { color: red; }"
+
+
+async def test_an_ancestor_id_named_by_a_rule_keeps_its_own_inline_styles() -> None:
+    apply_markdown_fixes()
+    app = SidebarHost(Markdown("A *word*.", id="main"), Markdown("A *word*.", id="sidebar"))
+    async with app.run_test(size=(80, 20)) as pilot:
+        await settle(pilot)
+        main, sidebar = (
+            app.query_one(selector).query_one(MarkdownBlock) for selector in ("#main", "#sidebar")
+        )
+        main_style = main.get_visual_style("em", partial=True)
+        sidebar_style = sidebar.get_visual_style("em", partial=True)
+        assert sidebar_style.foreground is not None
+        assert sidebar_style.foreground.rgb == (255, 0, 0)
+        assert main_style.foreground != sidebar_style.foreground
+
+
 class LayoutCounter:
     """Counts the compositor's layouts of the whole screen (not those of its visible part)."""
 

@@ -93,7 +93,7 @@ def visible_window(widget: Widget) -> tuple[int, int, int] | None:
     try:
         screen = widget.screen
         drawn = getattr(getattr(screen, "_compositor", None), "visible_widgets", None)
-        if drawn is not None and widget not in drawn:
+        if drawn and widget not in drawn:  # (nothing drawn yet: ask, it may not be laid out)
             height = screen.size.height
             return -4 * height, -4 * height, height
         geometry = screen.find_widget(widget)
