@@ -112,14 +112,17 @@ def test_a_line_drawn_whole_does_not_refer_to_itself() -> None:
     assert strip.crop_extend(0, 13, None).text == "hello world  "
 
 
+def first_blocks(app: Host, *selectors: str) -> list[MarkdownBlock]:
+    """The first block of each of these Markdown widgets."""
+    return [app.query_one(selector).query_one(MarkdownBlock) for selector in selectors]
+
+
 async def test_markdown_blocks_share_inline_styles_and_follow_the_theme() -> None:
     apply_markdown_fixes()
     app = Host(Markdown("One `code` here.", id="first"), Markdown("Two `code` here.", id="second"))
     async with app.run_test(size=(80, 20)) as pilot:
         await settle(pilot)
-        first, second = (
-            app.query_one(selector).query_one(MarkdownBlock) for selector in ("#first", "#second")
-        )
+        first, second = first_blocks(app, "#first", "#second")
         # The ids differ, but no rule names them: the same styles serve both paragraphs.
         assert first._component_styles["code_inline"] is second._component_styles["code_inline"]
         dark = first.get_visual_style("code_inline", partial=True)
@@ -159,9 +162,7 @@ async def test_an_ancestor_id_named_by_a_rule_keeps_its_own_inline_styles() -> N
     app = SidebarHost(Markdown("A *word*.", id="main"), Markdown("A *word*.", id="sidebar"))
     async with app.run_test(size=(80, 20)) as pilot:
         await settle(pilot)
-        main, sidebar = (
-            app.query_one(selector).query_one(MarkdownBlock) for selector in ("#main", "#sidebar")
-        )
+        main, sidebar = first_blocks(app, "#main", "#sidebar")
         main_style = main.get_visual_style("em", partial=True)
         sidebar_style = sidebar.get_visual_style("em", partial=True)
         assert sidebar_style.foreground is not None
