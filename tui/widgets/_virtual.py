@@ -133,18 +133,25 @@ def tops(slots: Sequence[Slot]) -> list[int]:
 
 
 def plan(
-    slots: Sequence[Slot], window_top: int, window_bottom: int, margin: int, keep: int = 2
+    slots: Sequence[Slot],
+    window_top: int,
+    window_bottom: int,
+    margin: int,
+    keep: int = 2,
+    positions: Sequence[int] | None = None,
 ) -> list[bool]:
     """Which items should be mounted for a viewport showing rows ``window_top..window_bottom``.
 
     Items within ``margin`` rows of the window are mounted; mounted ones stay until they are
     more than ``keep`` times that far (so scrolling back and forth does not fold and unfold the
-    same items); pinned items and items not yet measured always stay.
+    same items); pinned items and items not yet measured always stay. ``positions`` are the
+    items' ``tops``, when the caller has them already.
     """
     near_top, near_bottom = window_top - margin, window_bottom + margin
     far_top, far_bottom = window_top - keep * margin, window_bottom + keep * margin
     wanted: list[bool] = []
-    for slot, top in zip(slots, tops(slots), strict=True):
+    positions = tops(slots) if positions is None else positions
+    for slot, top in zip(slots, positions, strict=True):
         bottom = top + slot.height
         mounted = slot.widget is not None
         if slot.pinned or (mounted and not slot.measured):

@@ -225,10 +225,10 @@ class ChatLog(VerticalScroll, can_focus=False):
         self._restore_position(entries)
         height = self.scrollable_content_region.height
         top = round(self.scroll_y)
-        wanted = plan(entries, top, top + height, max(height, 10), keep=KEEP)
-        self._limit_mounts(entries, wanted, top + height // 2)
+        positions = tops(entries)  # one pass over a long thread serves the whole check
+        wanted = plan(entries, top, top + height, max(height, 10), keep=KEEP, positions=positions)
+        self._limit_mounts(entries, wanted, positions, top + height // 2)
         if not self.following:
-            positions = tops(entries)
             first = next(
                 (index for index, y in enumerate(positions) if y + entries[index].height > top),
                 None,
@@ -238,12 +238,13 @@ class ChatLog(VerticalScroll, can_focus=False):
             self._request_check()
 
     @staticmethod
-    def _limit_mounts(entries: Sequence[_Entry], wanted: list[bool], middle: int) -> None:
+    def _limit_mounts(
+        entries: Sequence[_Entry], wanted: list[bool], positions: Sequence[int], middle: int
+    ) -> None:
         """Keep only the ``MOUNT_PER_FRAME`` new mounts nearest the middle of the view."""
         new = [index for index, want in enumerate(wanted) if want and entries[index].widget is None]
         if len(new) <= MOUNT_PER_FRAME:
             return
-        positions = tops(entries)
         new.sort(key=lambda index: abs(positions[index] + entries[index].height // 2 - middle))
         for index in new[MOUNT_PER_FRAME:]:
             wanted[index] = False
