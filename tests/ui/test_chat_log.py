@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets.markdown import MarkdownBlock
 
 from tests.ui.hosts import BareHost, make_message, screen_lines, settle
 from tui.domain import Message, MessageStatus, Role
-from tui.widgets.chat_log import ChatLog
+from tui.widgets._virtual import Spacer
+from tui.widgets.chat_log import MOUNT_PER_FRAME, ChatLog
 from tui.widgets.message_view import MessageView
 
 
@@ -95,6 +98,24 @@ async def test_a_long_thread_mounts_only_the_newest_messages() -> None:
         assert 2000 not in ids
         assert len(ids) <= 30
         assert any("Question 0?" in line for line in screen_lines(app))
+
+
+async def test_a_jump_fills_the_view_at_once_and_the_margins_a_few_at_a_time() -> None:
+    log = ChatLog()
+    app = BareHost(log)
+    async with app.run_test(size=(80, 40)) as pilot:
+        await log.set_messages(thread(400))
+        await settle(pilot)
+        log.scroll_to(y=300, animate=False, immediate=True)
+        for _ in range(2):  # the scroll's frame, then the frame of the one check after it
+            drawn = asyncio.get_running_loop().create_future()
+            app.call_after_refresh(drawn.set_result, None)
+            await drawn
+        view_rows = log.scrollable_content_region
+        blank = [spacer for spacer in log.query(Spacer) if spacer.region.overlaps(view_rows)]
+        in_view = [view for view in log.views if view.region.overlaps(view_rows)]
+        assert len(in_view) > MOUNT_PER_FRAME  # more than the margins get per frame...
+        assert blank == []  # ...yet every message in view was mounted in that one check
 
 
 async def test_updates_reach_mounted_views() -> None:

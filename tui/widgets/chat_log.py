@@ -227,7 +227,7 @@ class ChatLog(VerticalScroll, can_focus=False):
         top = round(self.scroll_y)
         positions = tops(entries)  # one pass over a long thread serves the whole check
         wanted = plan(entries, top, top + height, max(height, 10), keep=KEEP, positions=positions)
-        self._limit_mounts(entries, wanted, positions, top + height // 2)
+        self._limit_mounts(entries, wanted, positions, top, top + height)
         if not self.following:
             first = next(
                 (index for index, y in enumerate(positions) if y + entries[index].height > top),
@@ -239,14 +239,27 @@ class ChatLog(VerticalScroll, can_focus=False):
 
     @staticmethod
     def _limit_mounts(
-        entries: Sequence[_Entry], wanted: list[bool], positions: Sequence[int], middle: int
+        entries: Sequence[_Entry],
+        wanted: list[bool],
+        positions: Sequence[int],
+        top: int,
+        bottom: int,
     ) -> None:
-        """Keep only the ``MOUNT_PER_FRAME`` new mounts nearest the middle of the view."""
+        """Mount every new message in view now, and at most ``MOUNT_PER_FRAME`` of those near
+        it (the nearest first): the view fills in one frame, the margins over the next ones."""
         new = [index for index, want in enumerate(wanted) if want and entries[index].widget is None]
         if len(new) <= MOUNT_PER_FRAME:
             return
-        new.sort(key=lambda index: abs(positions[index] + entries[index].height // 2 - middle))
-        for index in new[MOUNT_PER_FRAME:]:
+        middle = (top + bottom) // 2
+        near = sorted(
+            (
+                index
+                for index in new
+                if positions[index] >= bottom or positions[index] + entries[index].height <= top
+            ),
+            key=lambda index: abs(positions[index] + entries[index].height // 2 - middle),
+        )
+        for index in near[MOUNT_PER_FRAME:]:
             wanted[index] = False
 
     def _restore_position(self, entries: Sequence[_Entry]) -> None:
