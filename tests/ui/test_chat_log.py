@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets.markdown import MarkdownBlock
 
-from tests.ui.hosts import BareHost, make_message, screen_lines, settle
+from tests.ui.hosts import (
+    BareHost,
+    DrawnFrames,
+    drawn_spacers,
+    make_message,
+    screen_lines,
+    settle,
+)
 from tui.domain import Message, MessageStatus, Role
-from tui.widgets._virtual import Spacer
 from tui.widgets.chat_log import MOUNT_PER_FRAME, ChatLog
 from tui.widgets.message_view import MessageView
 
@@ -100,22 +104,49 @@ async def test_a_long_thread_mounts_only_the_newest_messages() -> None:
         assert any("Question 0?" in line for line in screen_lines(app))
 
 
-async def test_a_jump_fills_the_view_at_once_and_the_margins_a_few_at_a_time() -> None:
+async def test_a_jump_is_drawn_filled_in_its_first_frame() -> None:
     log = ChatLog()
     app = BareHost(log)
     async with app.run_test(size=(80, 40)) as pilot:
         await log.set_messages(thread(400))
         await settle(pilot)
+        frames = DrawnFrames(app)
+        drawn = frames.next()
         log.scroll_to(y=300, animate=False, immediate=True)
-        for _ in range(2):  # the scroll's frame, then the frame of the one check after it
-            drawn = asyncio.get_running_loop().create_future()
-            app.call_after_refresh(drawn.set_result, None)
-            await drawn
+        await drawn  # the first frame that shows the new position
         view_rows = log.scrollable_content_region
-        blank = [spacer for spacer in log.query(Spacer) if spacer.region.overlaps(view_rows)]
         in_view = [view for view in log.views if view.region.overlaps(view_rows)]
-        assert len(in_view) > MOUNT_PER_FRAME  # more than the margins get per frame...
-        assert blank == []  # ...yet every message in view was mounted in that one check
+        assert log.scroll_y == 300
+        assert len(in_view) > MOUNT_PER_FRAME  # more than the margins get per check...
+        assert drawn_spacers(app, log) == []  # ...yet all of them were in that first frame
+        assert any("Question 66?" in line for line in screen_lines(app))
+
+
+async def test_paging_into_a_long_answer_draws_its_blocks_in_the_first_frame() -> None:
+    log = ChatLog()
+    app = BareHost(log)
+    long_answer = "\n\n".join(f"Paragraph {index} of the long answer." for index in range(150))
+    messages = [
+        make_message(1, "Question?", Role.USER),
+        make_message(2, long_answer, Role.ASSISTANT),
+        *thread(40)[2:],
+    ]
+    async with app.run_test(size=(80, 30)) as pilot:
+        await log.set_messages(messages)
+        await settle(pilot)
+        frames = DrawnFrames(app)
+        pages = 0
+        while log.scroll_y > 0:
+            drawn = frames.next()
+            log.scroll_page_up(animate=False)
+            await drawn
+            pages += 1
+            # Nothing in view is a placeholder, not even for one frame: neither a message nor
+            # a block of the long answer (whose top was folded when it was mounted).
+            assert drawn_spacers(app, log) == [], f"blank rows in the frame of page {pages}"
+            await settle(pilot)
+        assert pages > 10
+        assert any("Paragraph 0 of the long answer." in line for line in screen_lines(app))
 
 
 async def test_updates_reach_mounted_views() -> None:

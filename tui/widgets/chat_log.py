@@ -9,6 +9,7 @@ short one and keeps a bounded number of widgets however far it is scrolled.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +80,9 @@ class ChatLog(VerticalScroll, can_focus=False):
         super().__init__(name=name, id=id, classes=classes)
         self._entries: list[_Entry] = []
         self._check_pending = False
+        self._scroll_check_pending = False
+        self._check_lock = asyncio.Lock()
+        """One viewport check at a time: two would mount the same message twice."""
         self._keep: tuple[int, int, float] | None = None
         """While not following: the entry at the top of the view, the offset into it, and the
         scroll position then (if the user scrolled since, their position wins)."""
@@ -206,7 +210,15 @@ class ChatLog(VerticalScroll, can_focus=False):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        self._request_check()
+        # Before the frame that shows the new position: what comes into view is mounted in that
+        # same frame (heights known from earlier layouts are enough), never a blank frame first.
+        if not self._scroll_check_pending:
+            self._scroll_check_pending = True
+            self.call_later(self._check_after_scroll)
+
+    async def _check_after_scroll(self) -> None:
+        self._scroll_check_pending = False
+        await self._check_viewport()
 
     def _request_check(self) -> None:
         if not self._check_pending:
@@ -216,6 +228,10 @@ class ChatLog(VerticalScroll, can_focus=False):
     async def _check_viewport(self) -> None:
         """Mount the messages near the viewport, fold those far from it."""
         self._check_pending = False
+        async with self._check_lock:
+            await self._check_viewport_locked()
+
+    async def _check_viewport_locked(self) -> None:
         entries = self._entries
         if not self.is_attached or not entries:
             return
@@ -234,8 +250,27 @@ class ChatLog(VerticalScroll, can_focus=False):
                 None,
             )
             self._keep = None if first is None else (first, top - positions[first], self.scroll_y)
-        if await reconcile(self, entries, wanted, lambda index: self._build(entries, index)):
+        changed = await reconcile(self, entries, wanted, lambda index: self._build(entries, index))
+        await self._show_long_answers(entries, positions, top, top + height, height)
+        if changed:
             self._request_check()
+
+    @staticmethod
+    async def _show_long_answers(
+        entries: Sequence[_Entry], positions: Sequence[int], top: int, bottom: int, height: int
+    ) -> None:
+        """Have the long answers near the window mount their blocks for it now, not a frame
+        after it is drawn (their own check waits for the layout)."""
+        view_class = _message_view_class()
+        for entry, y in zip(entries, positions, strict=True):
+            view = entry.widget
+            if (
+                isinstance(view, view_class)
+                and entry.measured
+                and y + entry.height >= top - height
+                and y <= bottom + height
+            ):
+                await view.show_window(top - y, bottom - y, height)
 
     @staticmethod
     def _limit_mounts(

@@ -249,6 +249,29 @@ class MessageView(Widget, can_focus=True):
         body = self.body
         return body.code_blocks if isinstance(body, StreamingMarkdown) else []
 
+    async def show_window(self, top: int, bottom: int, height: int) -> None:
+        """Have a long answer mount the blocks near rows ``top..bottom`` of this view.
+
+        Its offset inside the view comes from the last layout of the parts above it; a view
+        not laid out yet is left to its own check after the layout.
+        """
+        body = self.body
+        if not isinstance(body, StreamingMarkdown) or not body.foldable:
+            return
+        offset = self.styles.gutter.top + body.styles.gutter.top
+        previous_margin = 0
+        for child in self.children:
+            margin = child.styles.margin
+            if child is body:
+                offset += max(previous_margin, margin.top)
+                break
+            size = child.outer_size
+            if size.width == 0 and child.display:
+                return
+            offset += max(previous_margin, margin.top) + size.height
+            previous_margin = margin.bottom
+        await body.show_window(top - offset, bottom - offset, height)
+
     # ------------------------------------------------------------------ streaming
 
     async def append_reasoning(self, text: str) -> None:

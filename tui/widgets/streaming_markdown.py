@@ -518,15 +518,28 @@ class StreamingMarkdown(Markdown):
     async def _check_viewport(self) -> None:
         """Mount the blocks near the viewport and fold those far from it."""
         self._viewport_check_pending = False
-        slots = self._slots
-        if not self.is_mounted or not slots:
-            return
-        if len(slots) < FOLD_MIN_RUN and all(slot.widget is not None for slot in slots):
+        if not self.is_mounted or not self.foldable:
             return  # too few blocks to fold any: nothing to do wherever the view is
         window = visible_window(self)
         if window is None:
             return
-        top, bottom, height = window
+        await self.show_window(*window)
+
+    @property
+    def foldable(self) -> bool:
+        """True when it has enough blocks that some may be folded out of view."""
+        slots = self._slots
+        return len(slots) >= FOLD_MIN_RUN or any(slot.widget is None for slot in slots)
+
+    async def show_window(self, top: int, bottom: int, height: int) -> None:
+        """Mount the blocks near rows ``top..bottom`` of its content and fold the far ones.
+
+        The scrolling container calls this with the window it is about to show, so a page
+        scrolled to is filled in the frame that shows it; the check after each layout calls it
+        with the window drawn.
+        """
+        if not self.is_mounted or not self.foldable:
+            return
         async with self._render_lock:
             for slot in self._slots:
                 if slot.widget is not None:
