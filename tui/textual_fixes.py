@@ -152,6 +152,11 @@ def _trust_the_map_a_full_layout_built() -> None:
     Compositor.reflow = reflow_keeping_its_map  # type: ignore[method-assign]
 
 
+def release_block(widget: Widget) -> None:
+    """Break the cycles of a Markdown part that was built but will never be mounted."""
+    _release(widget)
+
+
 def _release(widget: Widget) -> None:
     """Break the cycles a widget is in once Textual is done with it (see below)."""
     for styles in (widget._css_styles, widget._inline_styles):

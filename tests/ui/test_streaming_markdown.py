@@ -60,16 +60,17 @@ def chunks(text: str, size: int) -> list[str]:
 
 
 def top_level_structure(markdown: Markdown) -> list[tuple[str, str]]:
-    """Each top-level block: its widget class and the text it shows."""
+    """Each top-level block: its kind (the Textual class it is or extends) and its text."""
     result: list[tuple[str, str]] = []
     for block in markdown.children:
         assert isinstance(block, MarkdownBlock)
+        kind = next(cls for cls in type(block).__mro__ if cls.__module__.startswith("textual."))
         texts = [block._content.plain] + [
             child._content.plain for child in block.query(MarkdownBlock)
         ]
         if isinstance(block, MarkdownFence):
             texts.append(block.code)
-        result.append((type(block).__name__, "|".join(texts)))
+        result.append((kind.__name__, "|".join(texts)))
     return result
 
 

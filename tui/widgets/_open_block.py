@@ -23,6 +23,8 @@ from textual.widgets._markdown import (
     MarkdownTableContent,
 )
 
+from tui.widgets._lists import CompactBulletList, CompactOrderedList
+
 if TYPE_CHECKING:
     from markdown_it.token import Token
 
@@ -116,9 +118,11 @@ async def _update_list(
     new_tokens: Sequence[Token],
     build: Callable[[Sequence[Token]], MarkdownBlock],
 ) -> bool:
+    # Textual's lists have one row per item; the compact ones a bullet and a content widget.
+    per_item = 2 if isinstance(widget, CompactBulletList | CompactOrderedList) else 1
     rows = list(widget.children)
     old_items, new_items = list_items(old_tokens), list_items(new_tokens)
-    if len(rows) != len(old_items) or not new_items:
+    if len(rows) != len(old_items) * per_item or not new_items:
         return False
     same = 0
     for old_item, new_item in zip(old_items, new_items, strict=False):
@@ -135,7 +139,9 @@ async def _update_list(
     if same == last and len(new_items) == len(old_items):
         # The usual case: more text in the last item, still one paragraph.
         inline = _item_inline(new_tokens, last)
-        paragraphs = list(rows[last].query(MarkdownParagraph))
+        content = rows[(last + 1) * per_item - 1]
+        paragraphs = [content] if isinstance(content, MarkdownParagraph) else []
+        paragraphs.extend(content.query(MarkdownParagraph))
         if inline is not None and _item_inline(old_tokens, last) is not None and paragraphs:
             paragraphs[0].build_from_token(inline)
             return True
@@ -144,8 +150,8 @@ async def _update_list(
     spans = _item_spans(new_tokens)
     tail = [new_tokens[0], *new_tokens[spans[same][0] : spans[-1][1]], new_tokens[-1]]
     new_rows = list(build(tail).compose())
-    if rows[same:]:
-        await widget.remove_children(rows[same:])
+    if rows[same * per_item :]:
+        await widget.remove_children(rows[same * per_item :])
     if new_rows:
         await widget.mount_all(new_rows)
     return True

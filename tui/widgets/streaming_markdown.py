@@ -34,6 +34,7 @@ from tui.widgets._blocks import (
     line_starts,
     split_blocks,
 )
+from tui.widgets._lists import CompactBulletList, CompactOrderedList
 from tui.widgets._open_block import update_in_place
 from tui.widgets._virtual import (
     FOLD_MIN_RUN,
@@ -66,6 +67,12 @@ class StreamingMarkdown(Markdown):
         padding: 0 1;
     }
     """
+
+    BLOCKS: dict[str, type[MarkdownBlock]] = {
+        **Markdown.BLOCKS,
+        "bullet_list_open": CompactBulletList,
+        "ordered_list_open": CompactOrderedList,
+    }
 
     def __init__(
         self,
