@@ -22,8 +22,9 @@ Run from the repository root::
    (``ChatLog.scroll_page_up``, what PageUp does, without the animation; the app is told of the
    key press as a key event would tell it), the next page 10 ms
    after the previous one is filled in, as a held PageUp key repeats. For every page: the time
-   to the next frame, and the time until no part of the visible log is still a placeholder (a
-   message or block not mounted yet); and the event loop's stalls throughout (a 2 ms ticker).
+   to the next frame drawn, and the time until a drawn frame shows no placeholder in the
+   visible log (a message or block not mounted yet); and the event loop's stalls throughout
+   (a 2 ms ticker). Frames are the ones the app hands to the terminal (``bench/frames.py``).
    A visible pause is > 100 ms. Paging stops after ``--max-seconds`` (60 s by default, to keep
    a run near two minutes on a slow machine; 0 pages all the way to the top).
 """
@@ -41,12 +42,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.frames import DrawnFrames, blank_rows  # noqa: E402
 from bench.startup import (  # noqa: E402
     Run,
     _stop,
@@ -270,53 +271,15 @@ async def page_up(
     database: Path, size: tuple[int, int], max_pages: int, max_seconds: float
 ) -> dict[str, float]:
     """Open the thread headless and page from the bottom to the top; the figures."""
-    from textual.app import App
 
     from tui.app import TuiApp
     from tui.screens.conversation import ConversationScreen
     from tui.services.container import Services, open_services
-    from tui.widgets._virtual import Spacer
-    from tui.widgets.chat_log import ChatLog
 
     async def factory() -> Services:
         return await open_services(
             config=str(database.parent / "config.toml"), db=str(database), env={}
         )
-
-    class Frames:
-        """Every frame the app draws: when, and whether part of the log was still blank.
-
-        A frame is counted when the screen hands an update to the terminal, and the blank
-        check reads the map that update was drawn from. (``call_after_refresh`` is no frame
-        signal: its callbacks also run when a screen update is held back, as it is while
-        widgets are being mounted in a batch.)
-        """
-
-        def __init__(self, app: App[None], log: ChatLog) -> None:
-            self.log = log
-            self.waiter: asyncio.Future[tuple[float, bool]] | None = None
-            display = app._display
-
-            def display_and_note(screen: Any, renderable: Any) -> None:
-                display(screen, renderable)
-                waiter = self.waiter
-                if renderable is not None and waiter is not None and not waiter.done():
-                    waiter.set_result((time.perf_counter(), self.blank()))
-
-            app._display = display_and_note  # type: ignore[method-assign]
-
-        def blank(self) -> bool:
-            """Part of the visible log is a placeholder for what is not mounted yet."""
-            view = self.log.content_region
-            drawn = self.log.screen._compositor.visible_widgets
-            return any(
-                isinstance(widget, Spacer) and region.intersection(clip).overlaps(view)
-                for widget, (region, clip) in drawn.items()
-            )
-
-        def next(self) -> asyncio.Future[tuple[float, bool]]:
-            self.waiter = asyncio.get_running_loop().create_future()
-            return self.waiter
 
     app = TuiApp(factory, tune_gc=True)  # as tui-chat runs it
     async with app.run_test(size=size) as pilot:
@@ -325,10 +288,12 @@ async def page_up(
         screen = app.screen
         assert isinstance(screen, ConversationScreen)
         log = screen.log_widget
-        frames = Frames(app, log)
-        app.refresh()
-        while (await frames.next())[1] or not log.views:
+        frames = DrawnFrames(app, probe=lambda: blank_rows(log))
+        while True:
+            drawn = frames.next()
             app.refresh()
+            if not (await drawn)[1] and log.views:
+                break
         await pilot.pause(0.5)
         messages = log.message_count
         ticker = Ticker()
@@ -341,22 +306,22 @@ async def page_up(
         while len(to_frame) < max_pages:
             if max_seconds and time.perf_counter() - started > max_seconds:
                 break
-            if log.scroll_y <= 0 and not frames.blank():
+            if log.scroll_y <= 0 and not blank_rows(log):
                 break
             pressed = time.perf_counter()
             if app.idle_collector is not None:
                 app.idle_collector.note_activity()  # what the PageUp key event does
             drawn = frames.next()
             log.scroll_page_up(animate=False)
-            frame, is_blank = await drawn
+            frame, blank = await drawn
             to_frame.append((frame - pressed) * 1000)
-            settled: float | None = None if is_blank else frame
+            settled: float | None = None if blank else frame
             while settled is None and time.perf_counter() - pressed < SETTLE_TIMEOUT:
                 blank_frames += 1
                 drawn = frames.next()
                 app.refresh()
-                frame, is_blank = await drawn
-                if not is_blank:
+                frame, blank = await drawn
+                if not blank:
                     settled = frame
             if settled is None:
                 unsettled += 1

@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from textual.app import App, ComposeResult  # noqa: E402
 
+from bench.frames import DrawnFrames, blank_rows  # noqa: E402
 from bench.gc_policy import apply_gc_policy  # noqa: E402
 from bench.stall import StallMeter  # noqa: E402
 from tui.domain import Message, MessageStatus, Role  # noqa: E402
-from tui.widgets._virtual import Spacer  # noqa: E402
 from tui.widgets.chat_log import ChatLog  # noqa: E402
 from tui.widgets.message_view import MessageView  # noqa: E402
 from tui.widgets.streaming_markdown import StreamingMarkdown  # noqa: E402
@@ -94,9 +94,9 @@ async def painted(app: App[None]) -> None:
         ):
             break
         await asyncio.sleep(0.001)
-    done = asyncio.Event()
-    app.call_after_refresh(done.set)
-    await done.wait()
+    drawn = DrawnFrames(app).next()
+    app.refresh()
+    await drawn
 
 
 async def open_thread(messages: list[Message], size: tuple[int, int], pages: int) -> None:
@@ -126,18 +126,14 @@ async def open_thread(messages: list[Message], size: tuple[int, int], pages: int
         meter.start()
         steps: list[float] = []
         blank_steps = 0
+        frames = DrawnFrames(app, probe=lambda: blank_rows(log))
         while log.scroll_y > 0 and len(steps) < pages:
             step_started = time.perf_counter()
+            drawn = frames.next()
             log.scroll_page_up(animate=False)
-            frame = asyncio.Event()
-            app.call_after_refresh(frame.set)
-            await frame.wait()
-            steps.append((time.perf_counter() - step_started) * 1000)
-            view_region = log.scrollable_content_region
-            if any(
-                isinstance(child, Spacer) and child.region.overlaps(view_region)
-                for child in log.children
-            ):
+            frame, blank = await drawn
+            steps.append((frame - step_started) * 1000)
+            if blank:
                 blank_steps += 1
             await asyncio.sleep(0.1)
         meter.stop()
