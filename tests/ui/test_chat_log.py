@@ -149,6 +149,45 @@ async def test_paging_into_a_long_answer_draws_its_blocks_in_the_first_frame() -
         assert any("Paragraph 0 of the long answer." in line for line in screen_lines(app))
 
 
+async def test_show_message_brings_a_folded_message_to_the_top() -> None:
+    log = ChatLog()
+    app = BareHost(log)
+    async with app.run_test(size=(80, 30)) as pilot:
+        await log.set_messages(thread(400))  # opens at the bottom, message 31 folded away
+        assert log.view_for(31) is None
+        view = await log.show_message(31)
+        assert view is not None and view.message.id == 31
+        await settle(pilot, rounds=10)  # the heights above it are measured meanwhile
+        assert not log.following
+        assert view.region.y == log.scrollable_content_region.y  # its header is the top row
+        assert screen_lines(app)[0].strip().startswith("You")
+        assert any("Question 30?" in line for line in screen_lines(app)[:3])
+        assert await log.show_message(9999) is None
+
+
+async def test_shift_tab_walks_back_through_folded_messages() -> None:
+    log = ChatLog()
+    app = BareHost(log)
+    async with app.run_test(size=(80, 30)) as pilot:
+        await log.set_messages(thread(400))
+        await settle(pilot)
+        mounted_at_first = {view.message.id for view in log.views}
+        log.views[-1].focus()
+        await pilot.pause()
+        reached = []
+        for _ in range(60):
+            await pilot.press("shift+tab")
+            focused = app.focused
+            assert isinstance(focused, MessageView)
+            reached.append(focused.message.id)
+        assert reached == list(range(399, 339, -1))  # one message at a time, none skipped
+        assert not mounted_at_first & set(reached[-10:])  # the last ones were folded at first
+        for _ in range(5):
+            await pilot.press("tab")
+        focused = app.focused
+        assert isinstance(focused, MessageView) and focused.message.id == 345
+
+
 async def test_updates_reach_mounted_views() -> None:
     log = ChatLog()
     app = BareHost(log)

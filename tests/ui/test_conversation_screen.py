@@ -108,6 +108,9 @@ async def test_regenerate_adds_a_sibling_and_shows_the_switcher(app_factory: App
         await wait_for(lambda: views(app)[1].message.id == first_reply)
         await app.workers.wait_for_complete()
         assert views(app)[1].sibling == (1, 2)
+        switched = views(app)[1]
+        assert app.focused is switched  # ← again or → goes on from there
+        assert switched.region.overlaps(app.screen.query_one(ChatLog).scrollable_content_region)
         path = await stored_path(app)
         assert path[-1].id == first_reply  # the switch is remembered
 

@@ -526,11 +526,9 @@ class ConversationScreen(Screen[None]):
         last = next((m for m in reversed(path) if m.role is Role.ASSISTANT), None)
         if last is not None:
             self.status.show_message(last)
-        target = self.log_widget.view_for(siblings[index].id)
+        # Keep the message whose branch changed in view, with its switcher, not the bottom.
+        target = await self.log_widget.show_message(siblings[index].id)
         if target is not None:
-            # Keep the message whose branch changed in view, with its switcher, not the bottom.
-            self.log_widget.release_anchor()
-            self.log_widget.scroll_to_widget(target, top=True, animate=False)
             target.focus(scroll_visible=False)
 
     def _last(self, role: Role) -> Message | None:

@@ -183,6 +183,24 @@ class ChatLog(VerticalScroll, can_focus=False):
         """Jump to the bottom and follow new text again."""
         self.anchor()
 
+    async def show_message(self, message_id: int) -> MessageView | None:
+        """Scroll so the message starts at the top of the view (and stop following); its view,
+        mounted, or ``None`` if the log does not hold it.
+
+        The message may be anywhere in a long thread, folded: its place comes from the heights
+        measured or estimated so far, and it stays at the top while those above it are
+        measured."""
+        entries = self._entries
+        index = next((k for k, entry in enumerate(entries) if entry.message.id == message_id), None)
+        if index is None:
+            return None
+        await self.wait_for_refresh()  # the log's size and scroll range match its entries
+        self.release_anchor()
+        self.scroll_to(y=tops(entries)[index], animate=False, immediate=True)
+        await self._check_viewport()
+        view = entries[index].widget
+        return view if isinstance(view, _message_view_class()) else None
+
     # ------------------------------------------------------------------ folding
 
     def _build(self, entries: Sequence[_Entry], index: int) -> MessageView:
