@@ -8,7 +8,7 @@ from tests.support.fixtures import TEST_KEY
 from tests.support.script import http_error
 from tests.support.server import LoopbackServer
 from tests.ui.conftest import AppFactory, loopback_config, wait_for
-from tests.ui.hosts import footer_entries, settle
+from tests.ui.hosts import footer_entries, screen_lines, settle
 from tui.app import TuiApp
 from tui.domain import ApiMode, MessageStatus, Role
 from tui.screens.conversation import ConversationScreen
@@ -91,6 +91,24 @@ async def test_escape_stops_the_reply_and_keeps_what_arrived(app_factory: AppFac
         assert 40 < len(path[-1].content) < 8000
         assert views(app)[-1].text == path[-1].content
         await send_and_wait(pilot, "next", 4)  # the screen is usable again
+
+
+async def test_sending_while_scrolled_up_shows_the_new_turn(app_factory: AppFactory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await send_and_wait(pilot, "/bench 1500")
+        log = app.screen.query_one(ChatLog)
+        log.scroll_home(animate=False)
+        await settle(pilot)
+        assert not log.following and log.max_scroll_y > 0
+        await send_and_wait(pilot, "and now?", 4)
+        await settle(pilot)
+        assert log.following
+        assert log.scroll_y == log.max_scroll_y
+        question = log.view_for(views(app)[2].message.id)
+        assert question is not None and question.message.content == "and now?"
+        assert any("and now?" in line for line in screen_lines(app))
 
 
 async def test_regenerate_adds_a_sibling_and_shows_the_switcher(app_factory: AppFactory) -> None:

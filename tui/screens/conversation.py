@@ -376,6 +376,7 @@ class ConversationScreen(Screen[None]):
         positions = await services.store.repository.sibling_positions(
             message.conversation_id, [message]
         )
+        self.log_widget.follow()  # what was just sent, and its answer, are shown as they come
         await self.log_widget.add_message(message, positions[message.id])
         self._show_empty_state(services)
 
