@@ -141,3 +141,22 @@ async def test_keys_left_out_on_a_message_still_work_there(
         assert isinstance(app.focused, PathInput)
         await pilot.press("escape")
         assert isinstance(app.focused, PromptInput)
+
+
+async def test_a_focused_reply_offers_the_code_keys_as_its_first_code_block_streams_in(
+    app_factory: AppFactory,
+) -> None:
+    app = app_factory(speed=25)  # tokens a second: the first code block comes after seconds
+    async with app.run_test(size=(100, 30)) as pilot:
+        await idle(app)
+        await type_and_send(pilot, "/bench 3000")
+        await wait_for(lambda: len(views(app)) == 2 and len(views(app)[1].text) > 5)
+        reply = views(app)[1]
+        reply.focus()
+        assert "```" not in reply.text  # the demo answer starts with prose
+        assert await shown(pilot) == ["c Copy", "esc Stop", *APP_KEYS]
+        await wait_for(lambda: bool(reply.code_blocks), timeout=20)
+        assert screen_of(app).streaming  # still streaming
+        assert await shown(pilot) == ["c Copy", "[ ] y Code", "esc Stop", *APP_KEYS]
+        await pilot.press("escape")
+        await idle(app)

@@ -329,6 +329,11 @@ class MessageView(Widget, can_focus=True):
             self.query_one(MessageHeader).update(header_content(message, self.sibling))
         self._keys_may_have_changed()
 
+    @on(StreamingMarkdown.CodeAppeared)
+    def _code_appeared(self, event: StreamingMarkdown.CodeAppeared) -> None:
+        event.stop()
+        self._keys_may_have_changed()  # the code keys apply from the first block on
+
     def _keys_may_have_changed(self) -> None:
         """Have the footer ask again which keys apply, if it shows this message's keys."""
         if self.has_focus:

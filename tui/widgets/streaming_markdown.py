@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from textual import on
 from textual.await_complete import AwaitComplete
 from textual.events import Mount
+from textual.message import Message as TextualMessage
 from textual.widgets import Markdown
 from textual.widgets._markdown import MarkdownBlock, MarkdownFence
 
@@ -74,6 +75,17 @@ class StreamingMarkdown(Markdown):
         "ordered_list_open": CompactOrderedList,
     }
 
+    class CodeAppeared(TextualMessage):
+        """A streamed text showed its first code block (keys for code blocks now apply)."""
+
+        def __init__(self, markdown: StreamingMarkdown) -> None:
+            super().__init__()
+            self.markdown = markdown
+
+        @property
+        def control(self) -> StreamingMarkdown:
+            return self.markdown
+
     def __init__(
         self,
         markdown: str = "",
@@ -112,6 +124,8 @@ class StreamingMarkdown(Markdown):
         self._confirmed.set()
         self.confirm_rebuilds = 0
         """How many blocks the clean parse after ``finish`` found different and rebuilt."""
+        self._code_seen = False
+        """Whether a frame has shown a code block yet (``CodeAppeared`` is posted once)."""
         self.block_renders = 0
         """How many block widgets were built; a frozen block that stays mounted counts once."""
 
@@ -288,6 +302,9 @@ class StreamingMarkdown(Markdown):
                 self._tail_line = opening.start_line
             self._drop_tokens(self._open_from, self._open_from + keep_open_from)
             self._open_from += keep_open_from
+            if not self._code_seen and any(block.code for block in parsed):
+                self._code_seen = True
+                self.post_message(self.CodeAppeared(self))
             self._last_frame = started
             self.call_after_refresh(self._frame_painted, started)
         if waiters is not None and not waiters.done():
