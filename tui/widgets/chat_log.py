@@ -268,8 +268,11 @@ class ChatLog(VerticalScroll, can_focus=False):
                 None,
             )
             self._keep = None if first is None else (first, top - positions[first], self.scroll_y)
-        changed = await reconcile(self, entries, wanted, lambda index: self._build(entries, index))
-        await self._show_long_answers(entries, positions, top, top + height, height)
+        with self.app.batch_update():  # one frame shows the messages and their blocks
+            changed = await reconcile(
+                self, entries, wanted, lambda index: self._build(entries, index)
+            )
+            await self._show_long_answers(entries, positions, top, top + height, height)
         if changed:
             self._request_check()
 
