@@ -24,6 +24,7 @@ def apply_textual_fixes() -> None:
     _empty_layout_maps_left_in_cycles()
     _trust_the_map_a_full_layout_built()
     _release_removed_widgets()
+    _update_when_a_batch_ends()
 
 
 def apply_markdown_fixes() -> None:
@@ -150,6 +151,39 @@ def _trust_the_map_a_full_layout_built() -> None:
     reflow_keeping_its_map.__doc__ = reflow.__doc__
     reflow_keeping_its_map.trusts_its_map = True  # type: ignore[attr-defined]
     Compositor.reflow = reflow_keeping_its_map  # type: ignore[method-assign]
+
+
+def _update_when_a_batch_ends() -> None:
+    """While ``App.batch_update`` is open the screen is not updated: an update that falls due
+    is skipped, and the screen's idle handler will not restart its update timer. When the batch
+    ends, nothing restarts it either until the screen next goes idle, and the timer then waits
+    for its next tick: the frame showing the batch came 15-30 ms after the batch ended. A log
+    that mounts the messages a scroll brings into view inside a batch (so that no frame shows
+    them half built) lost that on every page. The screen is updated as the batch ends instead,
+    if anything is waiting to be drawn.
+    """
+    from textual.app import App
+
+    end_batch = App.__dict__.get("_end_batch")
+    if end_batch is None or getattr(end_batch, "updates_what_it_held", False):
+        return
+
+    def end_batch_updating_what_it_held(self: App[Any]) -> None:
+        end_batch(self)
+        if self._batch_count or not self.screen_stack:
+            return
+        screen = self.screen_stack[-1]
+        if screen.is_current and (
+            screen._layout_required
+            or screen._scroll_required
+            or screen._repaint_required
+            or screen._dirty_widgets
+        ):
+            screen._on_timer_update()
+
+    end_batch_updating_what_it_held.__doc__ = end_batch.__doc__
+    end_batch_updating_what_it_held.updates_what_it_held = True  # type: ignore[attr-defined]
+    App._end_batch = end_batch_updating_what_it_held  # type: ignore[method-assign]
 
 
 def release_block(widget: Widget) -> None:

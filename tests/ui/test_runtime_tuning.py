@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sys
 import weakref
@@ -11,11 +12,12 @@ from typing import Any
 import pytest
 from rich.segment import Segment
 from textual._compositor import Compositor
+from textual.constants import MAX_FPS
 from textual.strip import Strip
 from textual.widgets import Markdown, Static
 from textual.widgets._markdown import MarkdownBlock
 
-from tests.ui.hosts import Host, settle
+from tests.ui.hosts import DrawnFrames, Host, screen_lines, settle
 from tui.gc_tuning import GARBAGE_COLLECTIONS, IdleCollector
 from tui.textual_fixes import apply_markdown_fixes, apply_textual_fixes
 from tui.widgets._virtual import visible_window
@@ -302,3 +304,23 @@ def test_the_idle_collector_thaws_once_the_frozen_set_has_grown(frozen_heap: Non
     assert collector.tick()
     assert collector.thaws == 1
     assert gc.get_freeze_count() < grown  # what was frozen alive and then dropped is gone
+
+
+async def test_an_update_held_back_by_a_batch_is_drawn_as_the_batch_ends() -> None:
+    apply_textual_fixes()
+    app = Host(Static("first"))
+    async with app.run_test(size=(40, 10)) as pilot:
+        await settle(pilot)
+        frames = DrawnFrames(app)
+        drawn = frames.next()
+        with app.batch_update():
+            await app.query_one("#scroll").mount(Static("second"))
+            await asyncio.sleep(5 / MAX_FPS)  # the screen's update falls due meanwhile
+            assert not drawn.done()  # held back: no frame shows the batch half done
+        assert drawn.done()  # drawn as it ends, not a timer period later
+        assert "second" in screen_lines(app)
+        # Batches that end with nothing held back draw nothing extra.
+        quiet = frames.next()
+        with app.batch_update():
+            pass
+        assert not quiet.done()
