@@ -4,7 +4,9 @@ It follows the bottom while the user is there (Textual's anchor): new text scrol
 scroll up stops the following and a scroll back to the end resumes it. Only the messages near the
 viewport are mounted ``MessageView`` widgets; the others are folded into spacers of their
 measured (or, never shown yet, estimated) height, so a 2,000-message thread opens as fast as a
-short one and keeps a bounded number of widgets however far it is scrolled.
+short one and keeps a bounded number of widgets however far it is scrolled. A scroll mounts what
+it brings into view before the frame that shows it, so no frame shows a placeholder; the
+messages near the view follow a few at a time.
 """
 
 from __future__ import annotations
