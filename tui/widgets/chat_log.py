@@ -135,12 +135,13 @@ class ChatLog(VerticalScroll, can_focus=False):
             widgets.append(spacer)
         for index in range(first_mounted, len(entries)):
             widgets.append(self._build(entries, index))
-        self._entries = entries
-        self._keep = None
-        with self.app.batch_update():
-            await self.remove_children()
-            if widgets:
-                await self.mount_all(widgets)
+        async with self._check_lock:  # a check under way finishes with the old path first
+            self._entries = entries
+            self._keep = None
+            with self.app.batch_update():
+                await self.remove_children()
+                if widgets:
+                    await self.mount_all(widgets)
         self.anchor()
         self._request_check()
 
@@ -285,7 +286,9 @@ class ChatLog(VerticalScroll, can_focus=False):
         """Have the long answers near the window mount their blocks for it now, not a frame
         after it is drawn (their own check waits for the layout)."""
         view_class = _message_view_class()
-        for entry, y in zip(entries, positions, strict=True):
+        # (Messages appended while the check awaited its mounts have no position yet: the
+        # next check sees them.)
+        for entry, y in zip(entries, positions, strict=False):
             view = entry.widget
             if (
                 isinstance(view, view_class)
