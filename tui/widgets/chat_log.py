@@ -12,11 +12,13 @@ messages near the view follow a few at a time.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from textual.containers import VerticalScroll
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import Widget
 
 from tui.domain import Message
@@ -37,6 +39,9 @@ OPEN_SCREENS = 2
 """How many screens of the newest messages a thread opens with mounted."""
 KEEP = 2
 """Mounted messages stay until they are this many margins (screens) away from the view."""
+SCROLLING = 0.15
+"""Seconds after a scroll during which only the scroll's own checks mount messages near the
+view: the checks after each frame leave the event loop free for the next key."""
 MOUNT_PER_FRAME = 2
 """Messages mounted per frame while scrolling: the rest follow in the next frames, so scrolling
 never waits for a whole screen of Markdown at once."""
@@ -83,6 +88,8 @@ class ChatLog(VerticalScroll, can_focus=False):
         self._entries: list[_Entry] = []
         self._check_pending = False
         self._scroll_check_pending = False
+        self._last_scroll = 0.0
+        self._settle_timer: Timer | None = None
         self._check_lock = asyncio.Lock()
         """One viewport check at a time: two would mount the same message twice."""
         self._keep: tuple[int, int, float] | None = None
@@ -239,20 +246,25 @@ class ChatLog(VerticalScroll, can_focus=False):
 
     async def _check_after_scroll(self) -> None:
         self._scroll_check_pending = False
-        await self._check_viewport()
+        self._last_scroll = time.monotonic()
+        if self._settle_timer is not None:
+            self._settle_timer.stop()
+        self._settle_timer = self.set_timer(SCROLLING, self._request_check)
+        await self._check_viewport(margins=True)
 
     def _request_check(self) -> None:
         if not self._check_pending:
             self._check_pending = True
             self.call_after_refresh(self._check_viewport)
 
-    async def _check_viewport(self) -> None:
+    async def _check_viewport(self, margins: bool = False) -> None:
         """Mount the messages near the viewport, fold those far from it."""
         self._check_pending = False
+        margins = margins or time.monotonic() - self._last_scroll > SCROLLING
         async with self._check_lock:
-            await self._check_viewport_locked()
+            await self._check_viewport_locked(margins)
 
-    async def _check_viewport_locked(self) -> None:
+    async def _check_viewport_locked(self, margins: bool) -> None:
         entries = self._entries
         if not self.is_attached or not entries:
             return
@@ -264,7 +276,7 @@ class ChatLog(VerticalScroll, can_focus=False):
         top = round(self.scroll_y)
         positions = tops(entries)  # one pass over a long thread serves the whole check
         wanted = plan(entries, top, top + height, max(height, 10), keep=KEEP, positions=positions)
-        self._limit_mounts(entries, wanted, positions, top, top + height)
+        self._limit_mounts(entries, wanted, positions, top, top + height, margins)
         if not self.following:
             first = next(
                 (index for index, y in enumerate(positions) if y + entries[index].height > top),
@@ -305,11 +317,12 @@ class ChatLog(VerticalScroll, can_focus=False):
         positions: Sequence[int],
         top: int,
         bottom: int,
+        margins: bool = True,
     ) -> None:
         """Mount every new message in view now, and at most ``MOUNT_PER_FRAME`` of those near
         it (the nearest first): the view fills in one frame, the margins over the next ones."""
         new = [index for index, want in enumerate(wanted) if want and entries[index].widget is None]
-        if len(new) <= MOUNT_PER_FRAME:
+        if len(new) <= MOUNT_PER_FRAME and margins:
             return
         middle = (top + bottom) // 2
         near = sorted(
@@ -320,7 +333,7 @@ class ChatLog(VerticalScroll, can_focus=False):
             ),
             key=lambda index: abs(positions[index] + entries[index].height // 2 - middle),
         )
-        for index in near[MOUNT_PER_FRAME:]:
+        for index in near[MOUNT_PER_FRAME if margins else 0 :]:
             wanted[index] = False
 
     def _restore_position(self, entries: Sequence[_Entry]) -> None:
