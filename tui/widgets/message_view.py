@@ -261,12 +261,14 @@ class MessageView(Widget, can_focus=True):
         offset = self.styles.gutter.top + body.styles.gutter.top
         previous_margin = 0
         for child in self.children:
+            if not child.display:
+                continue
             margin = child.styles.margin
             if child is body:
                 offset += max(previous_margin, margin.top)
                 break
             size = child.outer_size
-            if size.width == 0 and child.display:
+            if size.width == 0:
                 return
             offset += max(previous_margin, margin.top) + size.height
             previous_margin = margin.bottom
