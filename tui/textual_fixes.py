@@ -173,11 +173,15 @@ def _update_when_a_batch_ends() -> None:
         if self._batch_count or not self.screen_stack:
             return
         screen = self.screen_stack[-1]
-        if screen.is_running and screen.is_current and (
-            screen._layout_required
-            or screen._scroll_required
-            or screen._repaint_required
-            or screen._dirty_widgets
+        if (
+            screen.is_running
+            and screen.is_current
+            and (
+                screen._layout_required
+                or screen._scroll_required
+                or screen._repaint_required
+                or screen._dirty_widgets
+            )
         ):
             screen._on_timer_update()
 

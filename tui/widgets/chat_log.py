@@ -247,10 +247,18 @@ class ChatLog(VerticalScroll, can_focus=False):
     async def _check_after_scroll(self) -> None:
         self._scroll_check_pending = False
         self._last_scroll = time.monotonic()
-        if self._settle_timer is not None:
-            self._settle_timer.stop()
-        self._settle_timer = self.set_timer(SCROLLING, self._request_check)
+        if self._settle_timer is None:  # (one timer at a time, also while a reply streams)
+            self._settle_timer = self.set_timer(SCROLLING, self._after_scrolling)
         await self._check_viewport(margins=True)
+
+    def _after_scrolling(self) -> None:
+        """Once the scrolling has stopped for ``SCROLLING`` seconds, fill the margins."""
+        self._settle_timer = None
+        left = self._last_scroll + SCROLLING - time.monotonic()
+        if left > 0.005:
+            self._settle_timer = self.set_timer(left, self._after_scrolling)
+        else:
+            self._request_check()
 
     def _request_check(self) -> None:
         if not self._check_pending:
