@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,31 +49,6 @@ async def settle(pilot: Pilot[None], rounds: int = 4) -> None:
     """Let pending messages, layouts and the folding checks that follow them run."""
     for _ in range(rounds):
         await pilot.pause()
-
-
-class DrawnFrames:
-    """Waits for the next frame the app really draws (hands to the terminal).
-
-    ``call_after_refresh`` is not that: its callbacks also run when Textual holds a screen
-    update back, as it does while widgets are mounted in a batch.
-    """
-
-    def __init__(self, app: App[Any]) -> None:
-        self._waiter: asyncio.Future[None] | None = None
-        display = app._display
-
-        def display_and_note(screen: Any, renderable: Any) -> None:
-            display(screen, renderable)
-            waiter = self._waiter
-            if renderable is not None and waiter is not None and not waiter.done():
-                waiter.set_result(None)
-
-        app._display = display_and_note  # type: ignore[method-assign]
-
-    def next(self) -> asyncio.Future[None]:
-        """A future done when the next frame has been drawn (ask before causing it)."""
-        self._waiter = asyncio.get_running_loop().create_future()
-        return self._waiter
 
 
 def drawn_spacers(app: App[Any], area: Widget) -> list[Widget]:

@@ -7,9 +7,9 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets.markdown import MarkdownBlock
 
+from bench.frames import DrawnFrames
 from tests.ui.hosts import (
     BareHost,
-    DrawnFrames,
     drawn_spacers,
     make_message,
     screen_lines,

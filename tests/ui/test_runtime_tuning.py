@@ -17,7 +17,8 @@ from textual.strip import Strip
 from textual.widgets import Markdown, Static
 from textual.widgets._markdown import MarkdownBlock
 
-from tests.ui.hosts import DrawnFrames, Host, screen_lines, settle
+from bench.frames import DrawnFrames
+from tests.ui.hosts import Host, screen_lines, settle
 from tui.gc_tuning import GARBAGE_COLLECTIONS, IdleCollector
 from tui.textual_fixes import apply_markdown_fixes, apply_textual_fixes
 from tui.widgets._virtual import visible_window
