@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -27,3 +28,29 @@ def test_module_does_not_import_textual(module: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == "False", f"{module} pulled in textual"
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_import_linter_contracts_hold() -> None:
+    """The layer, headless and UI-through-services contracts in pyproject.toml all hold."""
+    script = Path(sys.executable).with_name("lint-imports")
+    if script.exists():
+        command = [str(script)]
+    else:  # importlinter.cli has no ``__main__`` guard, so `-m` would do nothing
+        command = [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command; "
+            "sys.exit(lint_imports_command())",
+        ]
+    result = subprocess.run(
+        [*command, "--config", "pyproject.toml", "--no-cache"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, (
+        f"lint-imports exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+    )

@@ -14,46 +14,17 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.screen import Screen
 
 from tui.screens.conversation import ConversationScreen
+from tui.screens.conversations import ConversationsScreen
+from tui.services.handle import ServiceHandle
 from tui.textual_fixes import apply_textual_fixes
 
 if TYPE_CHECKING:
     from tui.gc_tuning import IdleCollector
     from tui.services.container import Services
-
-
-class ServicesUnavailableError(RuntimeError):
-    """The services could not be opened (the database is unusable); the message says why."""
-
-
-class ServiceHandle:
-    """The services, available once the factory has run; awaited by screens and workers."""
-
-    def __init__(self) -> None:
-        self._ready = asyncio.Event()
-        self._services: Services | None = None
-        self._failure: str | None = None
-
-    def set(self, services: Services) -> None:
-        self._services = services
-        self._ready.set()
-
-    def fail(self, reason: str) -> None:
-        self._failure = reason
-        self._ready.set()
-
-    @property
-    def current(self) -> Services | None:
-        """The services if they are open already."""
-        return self._services
-
-    async def get(self) -> Services:
-        await self._ready.wait()
-        if self._services is None:
-            raise ServicesUnavailableError(self._failure or "The services are not available.")
-        return self._services
 
 
 def _import_service_modules() -> None:
@@ -72,6 +43,12 @@ def _import_service_modules() -> None:
     anyio.run(anyio.sleep, 0)
 
 
+def _conversation_commands() -> type[Provider]:
+    from tui.commands import ConversationCommands
+
+    return ConversationCommands
+
+
 _INPUT_EVENTS = (events.Key, events.MouseEvent, events.Paste, events.Resize)
 
 
@@ -79,10 +56,12 @@ class TuiApp(App[None]):
     """tui-chat."""
 
     CSS_PATH = ["app.tcss", "screens/conversation.tcss"]
+    COMMANDS = App.COMMANDS | {lambda: _conversation_commands()}
     TITLE = "tui-chat"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+o", "open_conversations", "Chats", id="app.open_conversations"),
         Binding("ctrl+n", "new_chat", "New chat", id="app.new_chat"),
-        Binding("ctrl+s", "open_settings", "Settings", id="app.open_settings"),
+        Binding("ctrl+s", "open_settings", "Settings", show=False, id="app.open_settings"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 
@@ -92,17 +71,23 @@ class TuiApp(App[None]):
         *,
         conversation_id: int | None = None,
         new_chat: bool = False,
+        home: bool = False,
         theme: str | None = None,
         themes_dir: Path | None = None,
         tune_gc: bool = False,
     ) -> None:
-        """``tune_gc``: apply ``tui.gc_tuning`` once started (the real app; not in tests)."""
+        """``home``: open on the conversations list (an empty history goes on to a new chat).
+
+        ``tune_gc``: apply ``tui.gc_tuning`` once started (the real app; not in tests).
+        """
         apply_textual_fixes()
         super().__init__()
         self.services_factory = services_factory
         self.handle = ServiceHandle()
         self._conversation_id = conversation_id
-        self._new_chat = new_chat
+        self._new_chat = new_chat or home
+        self._home = home
+        self._conversations: ConversationsScreen | None = None
         self._wanted_theme = theme
         self._themes_dir = themes_dir
         self._tune_gc = tune_gc
@@ -115,6 +100,8 @@ class TuiApp(App[None]):
 
     def on_mount(self) -> None:
         self._register_themes()
+        if self._home:
+            self.show_conversations(None, focus_search=False, auto=True)
         # The first frame is drawn before any database or network module is even imported.
         self.call_after_refresh(self.open_services)
 
@@ -202,19 +189,90 @@ class TuiApp(App[None]):
             self._idle_collector.note_activity()
         await super().on_event(event)
 
+    # ------------------------------------------------------------------ navigation
+
+    @property
+    def conversation_screen(self) -> ConversationScreen:
+        """The one conversation screen, at the bottom of the stack."""
+        base = self.screen_stack[0]
+        assert isinstance(base, ConversationScreen)
+        return base
+
+    def show_conversations(
+        self, came_from: int | None, *, focus_search: bool = True, auto: bool = False
+    ) -> None:
+        """Show the conversations list on top of whatever is open."""
+
+        if self._conversations is None:
+            self._conversations = ConversationsScreen(self.handle)
+            self.install_screen(self._conversations, "conversations")
+        screen = self._conversations
+        screen.auto_opened = auto
+        screen.prepare(came_from, focus_search=focus_search)
+        if self.screen is screen:
+            screen.reload(keep=came_from)
+            return
+        self._close_settings()
+        self.push_screen("conversations")
+
+    def _close_settings(self) -> None:
+        """Ctrl+O from the settings: they close as with Esc (nothing unsaved is written)."""
+        from tui.screens.settings import SettingsScreen
+
+        for screen in self.screen_stack[1:]:
+            if isinstance(screen, SettingsScreen):
+                screen.dismiss(None)
+
+    def _back_to_base(self) -> None:
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def open_conversation(self, conversation_id: int, message_id: int | None = None) -> None:
+        """Open a conversation from the list (scrolled to ``message_id`` when given)."""
+        chat = self.conversation_screen
+        if chat.streaming and chat.conversation_id != conversation_id:
+            self.notify(
+                "A reply is still streaming in the open conversation: Esc there stops it.",
+                severity="warning",
+            )
+            return
+        self._back_to_base()
+        chat.open_conversation(conversation_id, message_id)
+
+    def on_conversations_screen_open_requested(
+        self, event: ConversationsScreen.OpenRequested
+    ) -> None:
+        self.open_conversation(event.conversation_id, event.message_id)
+
+    def on_conversations_screen_back_requested(self) -> None:
+        self.leave_conversations()
+
+    def leave_conversations(self) -> None:
+        """Esc on the list: back to the conversation underneath."""
+        self._back_to_base()
+
+    def action_open_conversations(self) -> None:
+        self.show_conversations(self.conversation_screen.conversation_id, focus_search=True)
+
     async def action_new_chat(self) -> None:
-        screen = self.screen
-        if isinstance(screen, ConversationScreen):
-            await screen.start_new_chat()
+        chat = self.conversation_screen
+        if chat.streaming:
+            self.notify("Stop the reply first (Esc).", severity="warning")
+            return
+        self._back_to_base()
+        await chat.start_new_chat()
 
     def action_open_settings(self) -> None:
-        screen = self.screen
-        if isinstance(screen, ConversationScreen):
-            screen.open_settings()
+        self.conversation_screen.open_settings()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("New chat", "Start a new conversation (Ctrl+N)", self.action_new_chat)
+        yield SystemCommand(
+            "Open conversation…",
+            "Browse and search the saved conversations (Ctrl+O)",
+            self.action_open_conversations,
+        )
         yield SystemCommand(
             "Settings", "Keys, providers, defaults (Ctrl+S)", self.action_open_settings
         )

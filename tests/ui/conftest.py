@@ -33,6 +33,7 @@ def app_factory(tmp_path: Path) -> AppFactory:
         speed: float = 0,
         env: dict[str, str] | None = None,
         new_chat: bool = False,
+        home: bool = False,
         db: Path | None = None,
     ) -> TuiApp:
         config_path = tmp_path / "config.toml"
@@ -48,7 +49,7 @@ def app_factory(tmp_path: Path) -> AppFactory:
                 improve_titles=False,
             )
 
-        return TuiApp(factory, new_chat=new_chat)
+        return TuiApp(factory, new_chat=new_chat, home=home)
 
     return build
 

@@ -17,7 +17,7 @@ from tui.widgets.prompt_input import PromptInput
 
 LOOP_ENV = {"LOOP_KEY": TEST_KEY}
 CODE_ANSWER = "Use a slice:\n\n```python\nprint([1, 2, 3][::-1])\n```\n"
-APP_KEYS = ["^q Quit", "^n New chat", "^s Settings", "^p palette"]
+APP_KEYS = ["^q Quit", "^o Chats", "^n New chat", "^p palette"]
 FOCUSED_ANSWER = ["c Copy", "[ ] y Code", "r Retry", "← → Branch", *APP_KEYS]
 """A focused answer with a code block and a second branch: its keys, then the app's."""
 

@@ -7,6 +7,7 @@ from textual.pilot import Pilot
 from textual.widgets import Markdown
 from textual.widgets._markdown import MarkdownBlock, MarkdownFence, MarkdownTable
 
+from tests.ui.conftest import wait_for
 from tests.ui.hosts import Host, screen_lines, settle
 from tui.widgets.streaming_markdown import StreamingMarkdown
 
@@ -158,6 +159,8 @@ async def test_set_text_renders_a_static_message() -> None:
         await markdown.set_text(DOCUMENT)
         await pilot.pause()
         assert top_level_structure(markdown) == expected_structure
+        # The frame after the update may still be on its way: wait for it, not a fixed time.
+        await wait_for(lambda: screen_lines(app) == expected_lines, timeout=5)
         assert screen_lines(app) == expected_lines
 
 

@@ -45,8 +45,8 @@ from tui.widgets.prompt_input import PromptInput
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
-    from tui.app import ServiceHandle
     from tui.services.container import Services
+    from tui.services.handle import ServiceHandle
     from tui.widgets.message_view import MessageView
     from tui.widgets.message_view import MessageView as View
 
@@ -155,8 +155,17 @@ class ConversationScreen(Screen[None]):
 
     # ------------------------------------------------------------------ loading
 
+    def open_conversation(self, conversation_id: int, message_id: int | None = None) -> None:
+        """Show a saved conversation; with ``message_id``, scrolled to that message, marked."""
+        if conversation_id != self.conversation_id or message_id is not None:
+            self._set_editing(None)
+        self.conversation_id = conversation_id
+        self._open_latest = False
+        self.load_conversation(found=message_id)
+        self.prompt.focus()
+
     @work(group="load", exclusive=True, exit_on_error=False)
-    async def load_conversation(self) -> None:
+    async def load_conversation(self, found: int | None = None) -> None:
         services = await self.handle.get()
         repository = services.store.repository
         if self._open_latest:
@@ -177,6 +186,9 @@ class ConversationScreen(Screen[None]):
             return
         self.title, self.sub_title = "tui-chat", conversation.title
         path = await repository.active_path(conversation.id)
+        if found is not None and all(message.id != found for message in path):
+            # A search hit on another branch: show that branch.
+            path = await repository.switch_to_branch(found)
         positions = await repository.sibling_positions(conversation.id, path)
         await self.log_widget.set_messages(path, positions)
         self._show_empty_state(services)
@@ -184,6 +196,19 @@ class ConversationScreen(Screen[None]):
         last = next((m for m in reversed(path) if m.role is Role.ASSISTANT), None)
         if last is not None:
             self.status.show_message(last)
+        else:
+            self.status.clear_message()
+        if found is not None:
+            await self._mark_found(found)
+
+    async def _mark_found(self, message_id: int) -> None:
+        """Scroll to a message found by a search and mark it until another is marked."""
+        for view in self.log_widget.views:
+            view.remove_class("-found")
+        target = await self.log_widget.show_message(message_id)
+        if target is not None:
+            target.add_class("-found")
+            target.focus(scroll_visible=False)
 
     @staticmethod
     def _route_names(
@@ -234,6 +259,7 @@ class ConversationScreen(Screen[None]):
         self.conversation_id = None
         self._set_editing(None)
         self.sub_title = "New chat"
+        self.status.clear_message()
         await self.log_widget.set_messages([])
         self._show_empty_state(self.handle.current)
         self.prompt.focus()

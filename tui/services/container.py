@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from tui.domain import ModelInfo
     from tui.services.chat import ChatService
+    from tui.services.history import HistoryService
     from tui.services.routing import ProviderRegistry
     from tui.store.db import Store
 
@@ -34,6 +35,13 @@ class Services:
     chat: ChatService
     problems: list[str] = field(default_factory=list)
     """Sentences about the settings that could not be used, to show once."""
+    history: HistoryService = field(init=False)
+    """The saved conversations, for the conversations screen."""
+
+    def __post_init__(self) -> None:
+        from tui.services.history import HistoryService
+
+        self.history = HistoryService(self.store)
 
     async def refresh_models(self, provider: str) -> list[ModelInfo]:
         """Fetch the provider's live model list, merge it, and cache it in the store."""
@@ -59,6 +67,7 @@ class Services:
         self.problems = list(catalog.problems)
 
     async def close(self) -> None:
+        await self.history.purge_all()
         await self.chat.close()
         await self.client.aclose()
         await self.store.close()

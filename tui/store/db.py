@@ -11,6 +11,7 @@ from sqlalchemy import event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     async_sessionmaker,
     create_async_engine,
@@ -45,9 +46,32 @@ class Store:
         """The SQLite file, or None for another kind of database."""
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.repository = ConversationRepository(self.sessions, location=location)
+        self._watcher: AsyncConnection | None = None
+        self._watch_lock = asyncio.Lock()
+
+    async def change_token(self) -> int:
+        """A number that changes when any connection commits (SQLite's ``data_version``).
+
+        Read on one connection kept for the purpose: ``data_version`` counts the commits of
+        every other connection, this process's pooled ones and other copies of the app alike.
+        """
+        from sqlalchemy import text
+
+        if self.engine.dialect.name != "sqlite":
+            return 0
+        async with self._watch_lock:
+            if self._watcher is None:
+                self._watcher = await self.engine.connect()
+            result = await self._watcher.execute(text("PRAGMA data_version"))
+            value = int(result.scalar_one())
+            await self._watcher.rollback()
+            return value
 
     async def close(self) -> None:
         """Close every pooled connection (SQLite checkpoints the log on the last one)."""
+        if self._watcher is not None:
+            await self._watcher.close()
+            self._watcher = None
         await self.engine.dispose()
 
     async def __aenter__(self) -> Store:

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Final
 
-from sqlalchemy import Select, delete, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tui.domain import ApiMode, Conversation, ModelInfo, SearchHit
@@ -122,6 +122,12 @@ class ConversationRepository(MessageOps):
         async with self._read() as session:
             rows = (await session.execute(query)).all()
         return [conversation_from_row(row) for row in rows]
+
+    async def count_conversations(self, *, archived: bool = False) -> int:
+        """How many conversations the list (or, with ``archived``, the archive) holds."""
+        query = select(func.count()).select_from(CONVERSATIONS).where(C.archived == archived)
+        async with self._read() as session:
+            return int(await session.scalar(query) or 0)
 
     async def latest_conversation(self) -> Conversation | None:
         """The most recently active conversation that is not archived."""

@@ -55,6 +55,11 @@ class StatusBar(Static):
         self._detail = " · ".join(parts)
         self._render_line()
 
+    def clear_message(self) -> None:
+        """A new chat, or a conversation without replies: no figures of another reply."""
+        self._detail = ""
+        self._render_line()
+
     def _render_line(self) -> None:
         line = self._route
         if self._detail:
