@@ -277,6 +277,43 @@ class TuiApp(App[None]):
             "Settings", "Keys, providers, defaults (Ctrl+S)", self.action_open_settings
         )
 
+        if isinstance(screen, ConversationsScreen):
+            for title, help_text, action in (
+                (
+                    "Rename conversation",
+                    "Give the highlighted conversation a new title (r)",
+                    "rename",
+                ),
+                ("Pin or unpin conversation", "Keep it on top of the list (p)", "pin"),
+                (
+                    "Archive or restore conversation",
+                    "Hide it in the archive, or bring it back (a)",
+                    "archive",
+                ),
+                (
+                    "Delete conversation",
+                    "Delete it, with a few seconds to undo (d, then u)",
+                    "delete",
+                ),
+                (
+                    "Fork conversation",
+                    "Copy it with its whole tree, to take another way (f)",
+                    "fork",
+                ),
+                ("Export conversation", "Write it to a Markdown or JSON file (e)", "export"),
+                (
+                    "Import conversations",
+                    "From a tui-chat export or ChatGPT's conversations.json (i)",
+                    "import",
+                ),
+                (
+                    "Show the archive",
+                    "Switch between the conversations and the archive (v)",
+                    "toggle_archive",
+                ),
+            ):
+                yield SystemCommand(title, help_text, getattr(screen, f"action_{action}"))
+
     async def on_unmount(self) -> None:
         services = self.handle.current
         if services is not None:

@@ -33,7 +33,13 @@ POLL_SECONDS = 1.0
 """How often the list asks the database whether anything changed (another copy, a title)."""
 LOAD_AHEAD = 40
 """Rows left below the highlight when the next page is fetched."""
-ROOMY_FOOTER_WIDTH = 100
+ROOMY_FOOTER_WIDTH = 140
+"""The list has many keys: packed up to this width so that they fit."""
+
+
+def now() -> datetime:
+    """The time rows are dated against (a function, so snapshots can pin it)."""
+    return datetime.now().astimezone()
 
 
 class ConversationsScreen(Screen[None]):
@@ -134,13 +140,13 @@ class ConversationsScreen(Screen[None]):
         history = await self._history()
         self._token = await history.change_token()
         query = self.search.value.strip()
-        now = datetime.now().astimezone()
+        moment = now()
         listing = self.listing
         if query:
             hits = await history.search(query)
             if self.archive_view:
                 hits = [hit for hit in hits if hit.conversation.archived]
-            listing.show_hits(hits, now)
+            listing.show_hits(hits, moment)
             listing.highlight_conversation(keep)
             self._total = self._loaded = len(hits)
             count = len(hits)
@@ -149,7 +155,7 @@ class ConversationsScreen(Screen[None]):
             page = await history.page(archived=self.archive_view)
             if keep is None and listing.current is not None:
                 keep = listing.current.id
-            listing.show_conversations(page.conversations, now, keep=keep)
+            listing.show_conversations(page.conversations, moment, keep=keep)
             self._total, self._loaded = page.total, len(page.conversations)
             where = "Archive" if self.archive_view else "Conversations"
             self._info(f"{where} · {page.total}")

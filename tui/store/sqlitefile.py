@@ -94,6 +94,29 @@ def inspect_file(path: Path) -> FileLook:
         connection.close()
 
 
+def peek_conversations(path: Path) -> bool | None:
+    """Whether the history file lists any conversation; None when that cannot be told cheaply.
+
+    A read-only look (a few milliseconds) so the app can open on the right screen before the
+    store itself is opened.
+    """
+    try:
+        if not path.is_file() or path.stat().st_size == 0:
+            return False
+        connection = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+    except (OSError, sqlite3.Error):
+        return None
+    try:
+        row = connection.execute(
+            "SELECT EXISTS (SELECT 1 FROM conversations WHERE archived = 0)"
+        ).fetchone()
+        return bool(row[0]) if row is not None else None
+    except sqlite3.Error:  # no such table (a new file), damaged, locked: the store will say
+        return None
+    finally:
+        connection.close()
+
+
 def describe_db_error(exc: BaseException | None, location: str) -> StoreError:
     """Turn an SQLite error into a ``StoreError`` that says what happened and what to do."""
     code = getattr(exc, "sqlite_errorcode", None)

@@ -90,6 +90,9 @@ class ConversationList(OptionList):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select", "Open", key_display="⏎", id="conversations.open"),
+        Binding("ctrl+n", "app.new_chat", "New", id="conversations.new"),
+        Binding("slash", "screen.focus_search", "Search", key_display="/"),
         Binding("r,f2", "screen.rename", "Rename", id="conversations.rename"),
         Binding("p", "screen.pin", "Pin", id="conversations.pin"),
         Binding("a", "screen.archive", "Archive", id="conversations.archive"),
@@ -98,9 +101,8 @@ class ConversationList(OptionList):
         Binding("f", "screen.fork", "Fork", id="conversations.fork"),
         Binding("e", "screen.export", "Export", id="conversations.export"),
         Binding("i", "screen.import", "Import", id="conversations.import"),
-        Binding("space", "screen.toggle_select", "Select", id="conversations.select"),
+        Binding("space", "screen.toggle_select", "Select", key_display="␣"),
         Binding("v", "screen.toggle_archive", "Archived", id="conversations.archive_view"),
-        Binding("slash", "screen.focus_search", "Search", id="conversations.search"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
