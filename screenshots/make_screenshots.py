@@ -24,9 +24,11 @@ from textual.widgets import Input, TextArea  # noqa: E402
 
 from tui.app import TuiApp  # noqa: E402
 from tui.screens.conversation import ConversationScreen  # noqa: E402
+from tui.screens.conversations import ConversationsScreen  # noqa: E402
 from tui.screens.settings import SettingsScreen  # noqa: E402
 from tui.services.container import Services, open_services  # noqa: E402
 from tui.widgets.chat_log import ChatLog  # noqa: E402
+from tui.widgets.conversation_list import ConversationList  # noqa: E402
 from tui.widgets.message_view import MessageView  # noqa: E402
 from tui.widgets.prompt_input import PromptInput  # noqa: E402
 
@@ -135,8 +137,44 @@ async def settings(pilot: Pilot[object]) -> None:
     await pilot.pause()
 
 
+QUESTIONS = (
+    "Plan a weekend in Lisbon on a budget",
+    "Why does my Rust borrow checker complain about this loop?",
+    "Explain the TCP three-way handshake",
+    "Write a regex that matches ISO 8601 dates",
+)
+
+
+async def chats(pilot: Pilot[object]) -> None:
+    """A few conversations, each in a new chat, then the list (Ctrl+O)."""
+    await ready(pilot)
+    for question in QUESTIONS:
+        await pilot.press("ctrl+n")
+        await ask(pilot, question, 2)
+    await pilot.press("ctrl+o")
+    await wait_for(lambda: isinstance(pilot.app.screen, ConversationsScreen))
+    listing = pilot.app.screen.query_one(ConversationList)
+    await wait_for(lambda: len(listing.rows) == len(QUESTIONS))
+    await pilot.app.workers.wait_for_complete()
+
+
+async def conversation_list(pilot: Pilot[object]) -> None:
+    await chats(pilot)
+    pilot.app.screen.query_one(ConversationList).focus()
+
+
+async def search(pilot: Pilot[object]) -> None:
+    await chats(pilot)
+    await pilot.press(*"example")
+    info = pilot.app.screen.query_one("#list-info")
+    await wait_for(lambda: "match" in str(info.render()))
+    await pilot.app.workers.wait_for_complete()
+
+
 DEMO = '[defaults]\nprovider = "demo"\nmodel = "demo"\n'
 SHOTS: dict[str, tuple[str, Shot]] = {
+    "conversations": (DEMO, conversation_list),
+    "search": (DEMO, search),
     "conversation": (DEMO, answer_with_code),
     "reasoning": ('[defaults]\nprovider = "demo"\nmodel = "demo-pro"\n', reasoning),
     "branches": (DEMO, branches),

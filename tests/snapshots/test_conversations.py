@@ -101,8 +101,10 @@ def build(tmp_path: Path) -> TuiApp:
 async def listed(pilot: Pilot[None], count: int) -> None:
     app = pilot.app
     await wait_for(
-        lambda: isinstance(app.screen, ConversationsScreen)
-        and len(app.screen.query_one(ConversationList).rows) == count
+        lambda: (
+            isinstance(app.screen, ConversationsScreen)
+            and len(app.screen.query_one(ConversationList).rows) == count
+        )
     )
     await pilot.app.workers.wait_for_complete()
     await steady(pilot)

@@ -246,3 +246,76 @@ async def test_changes_by_another_copy_show_without_moving_the_selection(
             await other.close()
         await wait_for(lambda: "one, renamed elsewhere" in titles(app), timeout=10)
         assert current_title(app) == "two"
+
+
+CHATGPT_EXPORT = [
+    {
+        "title": "Old chat from ChatGPT",
+        "create_time": 1_600_000_000.0,
+        "update_time": 1_600_000_500.0,
+        "current_node": "a1",
+        "mapping": {
+            "root": {"id": "root", "message": None, "parent": None, "children": ["u1"]},
+            "u1": {
+                "id": "u1",
+                "parent": "root",
+                "children": ["a1"],
+                "message": {
+                    "author": {"role": "user"},
+                    "content": {"content_type": "text", "parts": ["How do owls sleep?"]},
+                    "create_time": 1_600_000_000.0,
+                    "metadata": {},
+                },
+            },
+            "a1": {
+                "id": "a1",
+                "parent": "u1",
+                "children": [],
+                "message": {
+                    "author": {"role": "assistant"},
+                    "content": {"content_type": "text", "parts": ["Standing up, mostly."]},
+                    "create_time": 1_600_000_500.0,
+                    "metadata": {"model_slug": "gpt-4o"},
+                },
+            },
+        },
+    }
+]
+
+
+async def test_import_a_chatgpt_export_and_refuse_a_broken_file(
+    app_factory: AppFactory, tmp_path: Path
+) -> None:
+    await seed(tmp_path, "a chat of today")
+    good = tmp_path / "conversations.json"
+    good.write_text(json.dumps(CHATGPT_EXPORT), encoding="utf-8")
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"title": "half', encoding="utf-8")
+    app = app_factory(home=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_shows(app, 1)
+        repository = services_of(app).store.repository
+        screen = home(app)
+        screen.listing.focus()
+        await pilot.press("i")
+        field = screen.query_one("#list-path")
+        await wait_for(lambda: field.display)
+        field.value = str(broken)  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await wait_for(lambda: any("broken.json" in str(n.message) for n in app._notifications))
+        assert len(await repository.list_conversations()) == 1
+        await pilot.press("i")
+        await wait_for(lambda: field.display)
+        field.value = str(good)  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await list_shows(app, 2)
+        # Kept its own dates: it sorts below today's chat, under "Older".
+        assert titles(app) == ["a chat of today", "Old chat from ChatGPT"]
+        assert "Older" in "\n".join(screen_lines(app))
+        imported = next(
+            c for c in await repository.list_conversations() if c.title == "Old chat from ChatGPT"
+        )
+        assert imported.updated_at.timestamp() == 1_600_000_500.0
+        assert imported.message_count == 2
+        path = await repository.active_path(imported.id)
+        assert [m.content for m in path] == ["How do owls sleep?", "Standing up, mostly."]

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, OptionList, Static
+from textual.widgets import Footer, Header, Input, OptionList, ProgressBar, Static
 
 from tui.domain import Conversation
 from tui.widgets.conversation_list import ConversationList
@@ -95,6 +95,7 @@ class ConversationsScreen(Screen[None]):
         yield Static("", id="list-empty")
         yield ConversationList(id="conversations")
         yield PathInput(id="list-path")
+        yield ProgressBar(id="import-progress", show_eta=False)
         yield Footer(compact=self.app.size.width < ROOMY_FOOTER_WIDTH)
 
     def on_mount(self) -> None:
@@ -102,6 +103,7 @@ class ConversationsScreen(Screen[None]):
         self.query_one("#rename").display = False
         self.query_one("#list-path").display = False
         self.query_one("#list-empty").display = False
+        self.query_one("#import-progress").display = False
         self.set_interval(POLL_SECONDS, self._poll, name="conversations-poll")
 
     def on_resize(self) -> None:
@@ -470,11 +472,24 @@ class ConversationsScreen(Screen[None]):
         from tui.services.history import inert
 
         history = await self._history()
+        bar = self.query_one("#import-progress", ProgressBar)
+        bar.update(total=None, progress=0)
+        bar.display = True
+
+        def progress(done: int, total: int) -> None:
+            bar.update(total=total, progress=done)
+
         try:
-            count = await history.import_file(path)
+            count = await history.import_file(path, progress)
         except (OSError, ValueError) as exc:
-            self.notify(inert(str(exc)), title="Nothing imported", severity="error", timeout=12)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.notify(inert(f"{path.name}: {reason}"), title="Nothing imported", severity="error")
             return
+        except Exception as exc:  # the database refused it: nothing was written
+            self.notify(inert(str(exc)), title="Nothing imported", severity="error")
+            return
+        finally:
+            bar.display = False
         self.notify(f"Imported {count} conversation{'s' if count != 1 else ''}.", timeout=5)
         self.reload()
 

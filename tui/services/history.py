@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tui.domain import Conversation, SearchHit
@@ -48,6 +49,14 @@ def inert(text: str) -> str:
         return f"<U+{code:04X}>"
 
     return _CONTROL.sub(visible, text)
+
+
+_MARKUP = re.compile(r"(?:(?<=\s)|^)(?:#{1,6}|>|[-*+]|\d+\.)\s+|\*\*|__|`+")
+
+
+def plain(text: str) -> str:
+    """A preview without Markdown's marks (headings, quotes, bullets, emphasis, code ticks)."""
+    return " ".join(_MARKUP.sub("", text).split())
 
 
 class AgeGroup(StrEnum):
@@ -214,15 +223,20 @@ class HistoryService:
         await asyncio.to_thread(_write_new, target, text)
         return target
 
-    async def import_file(self, path: Path) -> int:
-        """Import a tui-chat export (one or many conversations); returns how many."""
-        import asyncio
+    async def import_file(
+        self, path: Path, progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Import a tui-chat export (one or many conversations) or ChatGPT's export.
 
-        from tui.services.export import import_json
+        The whole file is read and checked (in a thread) before anything is written, and then
+        written in one transaction: a bad file imports nothing. Returns how many conversations.
+        """
+        from tui.services.imports import import_file
 
-        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
-        await import_json(self._store.repository, text)
-        return 1
+        result = await import_file(
+            self._store.sessions, path, progress=progress, location=self._store.location
+        )
+        return len(result.conversation_ids)
 
     async def _require(self, conversation_id: int) -> Conversation:
         conversation = await self._store.repository.get_conversation(conversation_id)

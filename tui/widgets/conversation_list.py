@@ -22,6 +22,7 @@ from tui.services.history import (
     AgeGroup,
     age_group,
     inert,
+    plain,
     relative_time,
 )
 
@@ -63,9 +64,9 @@ def row_content(
         meta.append("archived")
     second: list[tuple[str, str] | str] = [("  " + " · ".join(meta) + "  ", "dim")]
     if snippet is not None:
-        second.extend(_marked(inert(snippet), "italic"))
+        second.extend(_marked(inert(plain(snippet)), "italic"))
     elif conversation.preview:
-        second.append((inert(conversation.preview), "dim italic"))
+        second.append((inert(plain(conversation.preview)), "dim italic"))
     return Content.assemble((mark, "bold"), (title, "bold"), "\n", *second)
 
 
