@@ -9,11 +9,11 @@ is two-step so it can be undone: ``hide`` removes a conversation from every list
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tui.domain import Conversation, SearchHit
