@@ -167,9 +167,9 @@ class ConversationScreen(Screen[None]):
     @work(group="load", exclusive=True, exit_on_error=False)
     async def load_conversation(self, found: int | None = None) -> None:
         services = await self.handle.get()
-        repository = services.store.repository
+        history = services.history
         if self._open_latest:
-            latest = await repository.latest_conversation()
+            latest = await history.latest_conversation()
             self.conversation_id = latest.id if latest else None
             self._open_latest = False
         self.status.show_route(*self._route_names(services, None))
@@ -179,17 +179,17 @@ class ConversationScreen(Screen[None]):
             await self.log_widget.set_messages([])
             self._show_empty_state(services)
             return
-        conversation = await repository.get_conversation(self.conversation_id)
+        conversation = await history.get_conversation(self.conversation_id)
         if conversation is None:
             self.notify(f"Conversation {self.conversation_id} no longer exists.", severity="error")
             self.conversation_id = None
             return
         self.title, self.sub_title = "tui-chat", conversation.title
-        path = await repository.active_path(conversation.id)
+        path = await history.active_path(conversation.id)
         if found is not None and all(message.id != found for message in path):
             # A search hit on another branch: show that branch.
-            path = await repository.switch_to_branch(found)
-        positions = await repository.sibling_positions(conversation.id, path)
+            path = await history.switch_to_branch(found)
+        positions = await history.sibling_positions(conversation.id, path)
         await self.log_widget.set_messages(path, positions)
         self._show_empty_state(services)
         self.status.show_route(*self._route_names(services, conversation.provider, conversation))
@@ -320,16 +320,16 @@ class ConversationScreen(Screen[None]):
 
     async def _show_path(self, services: Services, leaf: int | None) -> None:
         assert self.conversation_id is not None
-        repository = services.store.repository
-        path = await repository.active_path(self.conversation_id, leaf) if leaf else []
-        positions = await repository.sibling_positions(self.conversation_id, path)
+        history = services.history
+        path = await history.active_path(self.conversation_id, leaf) if leaf else []
+        positions = await history.sibling_positions(self.conversation_id, path)
         await self.log_widget.set_messages(path, positions)
 
     async def _consume(
         self, services: Services, events: AsyncIterator[TurnEvent], clear_prompt: bool
     ) -> None:
         log = self.log_widget
-        repository = services.store.repository
+        history = services.history
         view: View | None = None
         started = time.monotonic()
         tokens = 0
@@ -373,7 +373,7 @@ class ConversationScreen(Screen[None]):
                 if user_shown is not None:
                     await user_shown
                 started = time.monotonic()
-                positions = await repository.sibling_positions(
+                positions = await history.sibling_positions(
                     event.message.conversation_id, [event.message]
                 )
                 view = await log.add_message(
@@ -399,9 +399,7 @@ class ConversationScreen(Screen[None]):
         """Show the message just sent, once the engine has sent its request (or soon anyway)."""
         with contextlib.suppress(TimeoutError):  # the request is out, or waited long enough
             await asyncio.wait_for(request_out.wait(), UI_HEAD_START)
-        positions = await services.store.repository.sibling_positions(
-            message.conversation_id, [message]
-        )
+        positions = await services.history.sibling_positions(message.conversation_id, [message])
         self.log_widget.follow()  # what was just sent, and its answer, are shown as they come
         await self.log_widget.add_message(message, positions[message.id])
         self._show_empty_state(services)
@@ -411,9 +409,7 @@ class ConversationScreen(Screen[None]):
     ) -> None:
         message = event.message
         log = self.log_widget
-        positions = await services.store.repository.sibling_positions(
-            message.conversation_id, [message]
-        )
+        positions = await services.history.sibling_positions(message.conversation_id, [message])
         if view is None:  # failed before anything arrived
             view = await log.add_message(message, positions[message.id])
         else:
@@ -431,9 +427,7 @@ class ConversationScreen(Screen[None]):
         if error.action is Action.OPEN_SETTINGS:
             self.open_settings(focus_provider=error.provider)
         elif error.action is Action.USE_RESPONSES and self.conversation_id is not None:
-            await services.store.repository.update_conversation(
-                self.conversation_id, api_mode=ApiMode.RESPONSES
-            )
+            await services.history.set_api_mode(self.conversation_id, ApiMode.RESPONSES)
             self.notify(
                 "This conversation now uses the Responses API: Ctrl+R answers again.",
                 title="Switched API",
@@ -445,7 +439,7 @@ class ConversationScreen(Screen[None]):
         services = self.handle.current
         if view is None or services is None:
             return
-        stored = await services.store.repository.get_message(view.message.id)
+        stored = await services.history.get_message(view.message.id)
         if stored is not None:
             await self.log_widget.finish_streaming(stored)
             self.status.show_message(stored)
@@ -542,13 +536,13 @@ class ConversationScreen(Screen[None]):
     @work(group="load", exclusive=True, exit_on_error=False)
     async def _switch_branch(self, message_id: int, direction: int) -> None:
         services = await self.handle.get()
-        repository = services.store.repository
-        siblings = await repository.siblings(message_id)
+        history = services.history
+        siblings = await history.siblings(message_id)
         index = next(i for i, m in enumerate(siblings) if m.id == message_id) + direction
         if not 0 <= index < len(siblings) or self.conversation_id is None:
             return
-        path = await repository.switch_to_branch(siblings[index].id)
-        positions = await repository.sibling_positions(self.conversation_id, path)
+        path = await history.switch_to_branch(siblings[index].id)
+        positions = await history.sibling_positions(self.conversation_id, path)
         await self.log_widget.set_messages(path, positions)
         last = next((m for m in reversed(path) if m.role is Role.ASSISTANT), None)
         if last is not None:

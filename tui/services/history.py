@@ -9,14 +9,14 @@ is two-step so it can be undone: ``hide`` removes a conversation from every list
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui.domain import Conversation, SearchHit
+from tui.domain import ApiMode, Conversation, Message, SearchHit
 from tui.store.snippets import MATCH_END, MATCH_START
 
 __all__ = ["MATCH_END", "MATCH_START", "HistoryService", "inert"]
@@ -156,6 +156,38 @@ class HistoryService:
     async def change_token(self) -> int:
         """A number that changes whenever any connection (any copy of the app) commits."""
         return await self._store.change_token()
+
+    # -- one conversation, for the conversation screen ----------------------------------------
+
+    async def latest_conversation(self) -> Conversation | None:
+        return await self._store.repository.latest_conversation()
+
+    async def get_conversation(self, conversation_id: int) -> Conversation | None:
+        return await self._store.repository.get_conversation(conversation_id)
+
+    async def active_path(self, conversation_id: int, leaf_id: int | None = None) -> list[Message]:
+        """The messages shown: root to the active leaf (or to ``leaf_id``)."""
+        return await self._store.repository.active_path(conversation_id, leaf_id)
+
+    async def sibling_positions(
+        self, conversation_id: int, path: Sequence[Message]
+    ) -> dict[int, tuple[int, int]]:
+        """For each message of ``path``: its place among its siblings and their count."""
+        return await self._store.repository.sibling_positions(conversation_id, path)
+
+    async def siblings(self, message_id: int) -> list[Message]:
+        return await self._store.repository.siblings(message_id)
+
+    async def switch_to_branch(self, message_id: int) -> list[Message]:
+        """Make the branch through ``message_id`` active; returns the new path."""
+        return await self._store.repository.switch_to_branch(message_id)
+
+    async def get_message(self, message_id: int) -> Message | None:
+        return await self._store.repository.get_message(message_id)
+
+    async def set_api_mode(self, conversation_id: int, api_mode: ApiMode) -> None:
+        """Use this API from the next turn on."""
+        await self._store.repository.update_conversation(conversation_id, api_mode=api_mode)
 
     # -- managing ------------------------------------------------------------------------------
 
