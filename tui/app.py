@@ -59,7 +59,9 @@ class TuiApp(App[None]):
     COMMANDS = App.COMMANDS | {lambda: _conversation_commands()}
     TITLE = "tui-chat"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+o", "open_conversations", "Chats", id="app.open_conversations"),
+        Binding(
+            "ctrl+o", "open_conversations", "Chats", priority=True, id="app.open_conversations"
+        ),
         Binding("ctrl+n", "new_chat", "New chat", id="app.new_chat"),
         Binding("ctrl+s", "open_settings", "Settings", show=False, id="app.open_settings"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
