@@ -33,7 +33,7 @@ POLL_SECONDS = 1.0
 """How often the list asks the database whether anything changed (another copy, a title)."""
 LOAD_AHEAD = 40
 """Rows left below the highlight when the next page is fetched."""
-ROOMY_FOOTER_WIDTH = 140
+ROOMY_FOOTER_WIDTH = 160
 """The list has many keys: packed up to this width so that they fit."""
 
 
