@@ -316,11 +316,6 @@ class TuiApp(App[None]):
             ):
                 yield SystemCommand(title, help_text, getattr(screen, f"action_{action}"))
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "open_conversations" and isinstance(self.screen, ConversationsScreen):
-            return False  # already there: the key gives its place in the footer to others
-        return True
-
     async def on_unmount(self) -> None:
         services = self.handle.current
         if services is not None:
