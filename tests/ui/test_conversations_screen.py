@@ -319,3 +319,22 @@ async def test_import_a_chatgpt_export_and_refuse_a_broken_file(
         assert imported.message_count == 2
         path = await repository.active_path(imported.id)
         assert [m.content for m in path] == ["How do owls sleep?", "Standing up, mostly."]
+
+
+async def test_the_palette_opens_a_conversation_by_a_fuzzy_title(
+    app_factory: AppFactory, tmp_path: Path
+) -> None:
+    await seed(tmp_path, "kubernetes ingress setup", "sourdough hydration")
+    app = app_factory(home=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_shows(app, 2)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"sourhyd")  # fuzzy: letters of the title in order
+        await wait_for(lambda: "sourdough hydration" in "\n".join(screen_lines(app)))
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, ConversationScreen))
+        chat = app.screen
+        assert isinstance(chat, ConversationScreen)
+        await wait_for(lambda: chat.sub_title == "sourdough hydration")
+        await wait_for(lambda: len(chat.query_one(ChatLog).views) == 2)
+        assert chat.query_one(ChatLog).views[0].message.content == "sourdough hydration"
