@@ -18,22 +18,32 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _common(default: object) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--db", metavar="PATH", help="database file (default: TUI_CHAT_DB or the data folder)"
+        "--db",
+        metavar="PATH",
+        default=default,
+        help="database file (default: TUI_CHAT_DB or the data folder)",
     )
     common.add_argument(
         "--config",
         metavar="PATH",
+        default=default,
         help="settings file (default: TUI_CHAT_CONFIG or the config folder)",
     )
+    return common
 
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tui-chat",
         description="A full-screen terminal chat client for OpenAI-compatible providers.",
-        parents=[common],
+        parents=[_common(None)],
     )
+    # On a command the options have no default, so `tui-chat --db X list` keeps the X given
+    # before the command (argparse would otherwise reset it to the command's default).
+    common = _common(argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=f"tui-chat {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -85,14 +95,36 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("text", nargs="+")
     search.add_argument("--limit", type=_positive_int, default=20)
 
+    for verb, what in (
+        ("delete", "delete a conversation and its messages"),
+        ("pin", "pin a conversation to the top of the list"),
+        ("unpin", "unpin a conversation"),
+        ("archive", "hide a conversation from the list"),
+        ("restore", "bring an archived conversation back"),
+    ):
+        manage = commands.add_parser(verb, parents=[common], help=what)
+        manage.add_argument("id", type=int)
+    rename = commands.add_parser("rename", parents=[common], help="give a conversation a title")
+    rename.add_argument("id", type=int)
+    rename.add_argument("title", nargs="+", help="the new title (several words are joined)")
+
     export = commands.add_parser("export", parents=[common], help="export a conversation")
-    export.add_argument("id", type=int)
+    export.add_argument("id", type=int, nargs="?")
+    export.add_argument(
+        "--all", action="store_true", help="every conversation (archived too) in one document"
+    )
     export.add_argument("--format", choices=["md", "json"], default="md")
     export.add_argument("--tree", action="store_true", help="Markdown: every branch")
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
 
-    imp = commands.add_parser("import", parents=[common], help="import a JSON export")
-    imp.add_argument("file", help="a file written by 'tui-chat export --format json' ('-': stdin)")
+    imp = commands.add_parser(
+        "import", parents=[common], help="import a JSON export or ChatGPT's conversations.json"
+    )
+    imp.add_argument(
+        "file",
+        help="a file written by 'tui-chat export [--all] --format json', or ChatGPT's "
+        "conversations.json ('-': stdin)",
+    )
 
     models = commands.add_parser("models", parents=[common], help="list providers' models")
     models.add_argument("-p", "--provider", help="only this provider")

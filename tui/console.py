@@ -1,4 +1,5 @@
-"""The commands: ``ask``, ``list``, ``show``, ``search``, ``export``, ``import``, ``models``.
+"""The commands: ``ask``, ``list``, ``show``, ``search``, ``export``, ``import``, ``models``, and
+``rename``, ``delete``, ``pin``, ``unpin``, ``archive``, ``restore``.
 
 They run the same services as the app on the same database. Output meant for pipes goes to stdout;
 notes, reasoning and errors go to stderr, errors as one line with what to do.
@@ -8,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
+import re
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import IO, TYPE_CHECKING, TextIO
 
 from tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.domain import ApiMode, Attachment, ReasoningDelta, TextDelta
@@ -35,16 +38,25 @@ class CommandError(Exception):
 def run_app(args: argparse.Namespace) -> int:
     """``tui-chat`` with no command: the full-screen app."""
     from tui.app import TuiApp
-    from tui.config.paths import config_file, user_themes_dir
+    from tui.config.paths import config_file, database_file, user_themes_dir
     from tui.config.settings import load_settings
     from tui.services.container import open_services
+    from tui.store.sqlitefile import peek_conversations
 
     async def factory() -> Services:
         return await open_services(config=args.config, db=args.db)
 
     path = config_file(args.config)
     settings, _ = load_settings(path)  # problems are shown once the app is up
-    TuiApp(factory, theme=settings.ui.theme, themes_dir=user_themes_dir(path), tune_gc=True).run()
+    # A fresh machine goes straight to a new chat; a history opens on its list.
+    saved = peek_conversations(database_file(args.db)) if not settings.database_url else None
+    TuiApp(
+        factory,
+        home=saved is not False,
+        theme=settings.ui.theme,
+        themes_dir=user_themes_dir(path),
+        tune_gc=True,
+    ).run()
     return EXIT_OK
 
 
@@ -57,6 +69,12 @@ def run_command(args: argparse.Namespace) -> int:
         "export": _export,
         "import": _import,
         "models": _models,
+        "rename": _manage,
+        "delete": _manage,
+        "pin": _manage,
+        "unpin": _manage,
+        "archive": _manage,
+        "restore": _manage,
     }
     try:
         return asyncio.run(handlers[args.command](args))
@@ -69,7 +87,21 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _error(message: str, stream: TextIO | None = None) -> None:
-    print(f"tui-chat: error: {message}", file=stream or sys.stderr)
+    print(f"tui-chat: error: {printable(message)}", file=stream or sys.stderr)
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+PLACEHOLDER = "\ufffd"
+"""What a control character in a title (from a file, say) is printed as."""
+
+
+def printable(text: str) -> str:
+    """``text`` with C0/C1 control characters other than newline and tab made visible.
+
+    Titles and texts come from files and providers; an escape sequence in one must not drive the
+    terminal.
+    """
+    return _CONTROL.sub(PLACEHOLDER, text)
 
 
 @asynccontextmanager
@@ -216,12 +248,16 @@ async def _list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
     if not conversations:
-        print('No conversations yet. Start one with: tui-chat ask "hello"', file=sys.stderr)
+        if args.archived:
+            print("No archived conversations.", file=sys.stderr)
+        else:
+            print('No conversations yet. Start one with: tui-chat ask "hello"', file=sys.stderr)
         return EXIT_OK
     for c in conversations:
         pin = "*" if c.pinned else " "
         when = c.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
-        print(f"{c.id:>6}{pin} {when}  {(c.model or '-')[:24]:<24}  {c.title}")
+        model = printable(c.model or "-")[:24]
+        print(f"{c.id:>6}{pin} {when}  {model:<24}  {printable(c.title)}")
     return EXIT_OK
 
 
@@ -230,7 +266,7 @@ async def _show(args: argparse.Namespace) -> int:
 
     async with opened(args) as services:
         text = await export_markdown(services.store.repository, args.id, whole_tree=args.tree)
-    sys.stdout.write(text)
+    sys.stdout.write(printable(text))
     return EXIT_OK
 
 
@@ -242,42 +278,135 @@ async def _search(args: argparse.Namespace) -> int:
         return EXIT_OK
     for hit in hits:
         snippet = " ".join(hit.snippet.split())
-        print(f"{hit.conversation.id:>6}  {hit.conversation.title}\n        {snippet}")
+        title = printable(hit.conversation.title)
+        print(f"{hit.conversation.id:>6}  {title}\n        {printable(snippet)}")
     return EXIT_OK
 
 
 async def _export(args: argparse.Namespace) -> int:
-    from tui.services.export import export_json, export_markdown
+    from tui.services.export import export_all, export_json, export_markdown
 
+    if args.all == (args.id is not None):
+        raise UsageError("give a conversation ID or --all (not both)")
     async with opened(args) as services:
-        if args.format == "json":
-            text = await export_json(services.store.repository, args.id) + "\n"
+        repository = services.store.repository
+        if args.all:
+            text, count = await export_all(repository, args.format, whole_tree=args.tree)
+            what = f"{count} conversation{'s' if count != 1 else ''}"
+        elif args.format == "json":
+            text = await export_json(repository, args.id) + "\n"
+            what = f"conversation {args.id}"
         else:
-            text = await export_markdown(services.store.repository, args.id, whole_tree=args.tree)
+            text = await export_markdown(repository, args.id, whole_tree=args.tree)
+            what = f"conversation {args.id}"
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
         except OSError as exc:
             raise CommandError(f"cannot write {args.output}: {exc.strerror}") from None
-        print(f"Exported conversation {args.id} to {args.output}", file=sys.stderr)
+        print(f"Exported {what} to {printable(args.output)}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return EXIT_OK
 
 
-async def _import(args: argparse.Namespace) -> int:
-    from tui.services.export import ImportFormatError, import_json
+def _progress_line(done: int, total: int) -> None:
+    sys.stderr.write(f"\rImporting… {done:,} / {total:,} conversations")
+    sys.stderr.flush()
 
-    try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {args.file}: {exc}") from None
+
+async def _import(args: argparse.Namespace) -> int:
+    from tui.services.export import ImportFormatError
+    from tui.services.imports import import_file
+    from tui.store.errors import StoreError
+
+    source: Path | IO[bytes]
+    if args.file == "-":
+        source = io.BytesIO(sys.stdin.buffer.read())
+    else:
+        source = Path(args.file)
+        try:
+            source.open("rb").close()
+        except OSError as exc:
+            raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    tty = sys.stderr.isatty()
+    shown = False
+
+    def progress(done: int, total: int) -> None:
+        nonlocal shown
+        shown = True
+        _progress_line(done, total)
+
     async with opened(args) as services:
         try:
-            conversation = await import_json(services.store.repository, text)
+            result = await import_file(
+                services.store.sessions,
+                source,
+                progress=progress if tty else None,
+                location=services.store.location,
+            )
         except ImportFormatError as exc:
             raise CommandError(f"{args.file}: {exc}") from None
-    print(f"Imported as conversation {conversation.id}: {conversation.title}")
+        except OSError as exc:
+            raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+        except StoreError as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            if shown:
+                sys.stderr.write("\n")
+    if result.kind == "tui-chat":
+        cid, title = result.conversation_ids[0], result.titles[0]
+        print(f"Imported as conversation {cid}: {printable(title)}")
+    count = len(result.conversation_ids)
+    print(
+        f"Imported {count:,} conversation{'s' if count != 1 else ''} "
+        f"({result.messages:,} message{'s' if result.messages != 1 else ''}) "
+        f"from {printable(args.file)}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------- manage
+
+_DONE = {
+    "rename": "Renamed",
+    "delete": "Deleted",
+    "pin": "Pinned",
+    "unpin": "Unpinned",
+    "archive": "Archived",
+    "restore": "Restored",
+}
+
+
+async def _manage(args: argparse.Namespace) -> int:
+    """``rename``, ``delete``, ``pin``, ``unpin``, ``archive``, ``restore``: one line to stderr."""
+    from tui.store.errors import NotFoundError
+
+    title = " ".join(args.title) if args.command == "rename" else None
+    if title is not None and not title.split():
+        raise UsageError("the new title is empty")
+    async with opened(args) as services:
+        repository = services.store.repository
+        found = await repository.get_conversation(args.id)
+        if found is None:
+            raise CommandError(f"there is no conversation {args.id} (see 'tui-chat list')")
+        try:
+            if title is not None:
+                await repository.rename_conversation(args.id, title)
+            elif args.command == "delete":
+                await repository.delete_conversation(args.id)
+            elif args.command in ("pin", "unpin"):
+                await repository.set_pinned(args.id, args.command == "pin")
+            else:
+                await repository.set_archived(args.id, args.command == "archive")
+        except NotFoundError:  # deleted by another copy in between
+            raise CommandError(
+                f"there is no conversation {args.id} (see 'tui-chat list')"
+            ) from None
+        after = await repository.get_conversation(args.id)
+    shown = after.title if after is not None else found.title
+    print(f"{_DONE[args.command]} conversation {args.id}: {printable(shown)}", file=sys.stderr)
     return EXIT_OK
 
 

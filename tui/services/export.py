@@ -3,6 +3,11 @@
 The JSON format (``"format": "tui-chat"``, ``"version": 1``) carries the whole message tree with
 parent links, statuses, Responses ids, usage and attachments (inline data as base64), so a thread
 can be moved between machines and branched on. It never carries an API key: none is ever stored.
+
+``export --all`` writes every conversation as one document: ``{"format": "tui-chat", "version": 1,
+"exported_at": ..., "conversations": [...]}``, each entry what ``document()`` returns for one
+conversation without its outer ``format``, ``version`` and ``exported_at`` keys, i.e.
+``{"conversation": {...}, "messages": [...]}``. ``tui.services.imports`` reads both.
 """
 
 from __future__ import annotations
@@ -116,6 +121,45 @@ def document(conversation: Conversation, messages: Sequence[Message]) -> dict[st
         },
         "messages": [_message_dict(message) for message in messages],
     }
+
+
+async def export_all(
+    repository: ConversationRepository, fmt: str, *, whole_tree: bool = False
+) -> tuple[str, int]:
+    """Every conversation, archived ones too, oldest first: the text and how many there were.
+
+    ``fmt`` is ``json`` (one multi-conversation document) or ``md`` (the Markdown of each, one
+    after another, separated by rules).
+    """
+    every = [
+        conversation
+        for archived in (False, True)
+        for conversation in await repository.list_conversations(limit=2**62, archived=archived)
+    ]
+    every.sort(key=lambda conversation: conversation.id)
+    if fmt == "json":
+        entries = []
+        for conversation in every:
+            messages = await repository.all_messages(conversation.id)
+            entry = document(conversation, messages)
+            for key in ("format", "version", "exported_at"):
+                del entry[key]
+            entries.append(entry)
+        whole = {
+            "format": FORMAT,
+            "version": VERSION,
+            "exported_at": datetime.now(UTC).isoformat(),
+            "conversations": entries,
+        }
+        return json.dumps(whole, ensure_ascii=False, indent=2) + "\n", len(every)
+    parts = []
+    for conversation in every:
+        if whole_tree:
+            messages = await repository.all_messages(conversation.id)
+        else:
+            messages = await repository.active_path(conversation.id)
+        parts.append(render_markdown(conversation, messages, whole_tree=whole_tree))
+    return "\n---\n\n".join(parts), len(every)
 
 
 def _message_dict(message: Message) -> dict[str, Any]:
