@@ -237,7 +237,7 @@ async def import_json(repository: ConversationRepository, text: str) -> Conversa
                 model=raw.get("model"),
                 api=ApiKind(raw["api"]) if raw.get("api") else None,
                 previous_response_id=raw.get("previous_response_id"),
-                attachments=[_attachment(item) for item in raw.get("attachments") or []],
+                attachments=[attachment_from_json(item) for item in raw.get("attachments") or []],
             )
             usage = raw.get("usage") or {}
             status = MessageStatus(raw.get("status") or "complete")
@@ -269,7 +269,8 @@ async def import_json(repository: ConversationRepository, text: str) -> Conversa
     return await _get(repository, conversation.id)
 
 
-def _attachment(item: dict[str, Any]) -> Attachment:
+def attachment_from_json(item: dict[str, Any]) -> Attachment:
+    """An attachment as the JSON export holds it (inline data as base64)."""
     data = item.get("data_base64")
     return Attachment(
         kind=AttachmentKind(item["kind"]),

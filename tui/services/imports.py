@@ -19,7 +19,6 @@ Nothing is written until the whole file has been converted; then one transaction
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,8 +28,8 @@ from typing import IO, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tui.domain import ApiKind, ApiMode, Attachment, AttachmentKind, MessageStatus, Role
-from tui.services.export import FORMAT, VERSION, ImportFormatError
+from tui.domain import ApiKind, ApiMode, MessageStatus, Role
+from tui.services.export import FORMAT, VERSION, ImportFormatError, attachment_from_json
 from tui.store.bulk import PreparedConversation, PreparedMessage, Progress, bulk_insert
 from tui.store.convert import now_utc
 
@@ -321,7 +320,9 @@ def _tui(meta: dict[str, Any], raw_messages: list[dict[str, Any]]) -> PreparedCo
                 duration_ms=raw.get("duration_ms"),
                 error=raw.get("error"),
                 finished_at=_iso(finished, now) if finished else None,
-                attachments=tuple(_attachment(item) for item in raw.get("attachments") or []),
+                attachments=tuple(
+                    attachment_from_json(item) for item in raw.get("attachments") or []
+                ),
             )
         )
         queue.extend(sorted(children.get(message_id, [])))
@@ -344,17 +345,6 @@ def _tui(meta: dict[str, Any], raw_messages: list[dict[str, Any]]) -> PreparedCo
         params=dict(meta.get("params") or {}),
         pinned=bool(meta.get("pinned")),
         archived=bool(meta.get("archived")),
-    )
-
-
-def _attachment(item: dict[str, Any]) -> Attachment:
-    data = item.get("data_base64")
-    return Attachment(
-        kind=AttachmentKind(item["kind"]),
-        name=str(item["name"]),
-        mime_type=str(item["mime_type"]),
-        data=base64.b64decode(data) if data else None,
-        url=item.get("url"),
     )
 
 
