@@ -310,8 +310,8 @@ async def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _progress_line(done: int, total: int) -> None:
-    sys.stderr.write(f"\rImporting… {done:,} / {total:,} conversations")
+def _progress_line(done: int, read: float) -> None:
+    sys.stderr.write(f"\rImporting… {done:,} conversations, {read:.0%} of the file read")
     sys.stderr.flush()
 
 
@@ -332,10 +332,10 @@ async def _import(args: argparse.Namespace) -> int:
     tty = sys.stderr.isatty()
     shown = False
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, read: float) -> None:
         nonlocal shown
         shown = True
-        _progress_line(done, total)
+        _progress_line(done, read)
 
     async with opened(args) as services:
         try:

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from tests.engine.test_cli import db_path, rows, run
+from tui.domain import Role
 from tui.services.export import ImportFormatError
 from tui.services.imports import import_file
+from tui.store.bulk import BATCH
 from tui.store.db import open_store
 
 
@@ -181,22 +183,23 @@ def test_a_title_with_control_characters_is_printed_harmlessly(tmp_path: Path) -
 
 
 async def test_progress_is_reported_and_every_conversation_stored(tmp_path: Path) -> None:
+    count = 2 * BATCH + 500  # three rounds
     many = []
-    for number in range(2_500):
+    for number in range(count):
         chat = older_chat()
         chat["title"] = f"Chat {number}"
         many.append(chat)
     file = write(tmp_path / "conversations.json", many)
-    calls: list[tuple[int, int]] = []
+    calls: list[tuple[int, float]] = []
     store = await open_store(path=tmp_path / "bulk.sqlite3")
     try:
         result = await import_file(
-            store.sessions, file, progress=lambda done, total: calls.append((done, total))
+            store.sessions, file, progress=lambda done, read: calls.append((done, read))
         )
-        assert len(result.conversation_ids) == 2_500 and result.messages == 5_000
-        assert calls[0] == (0, 2_500) and calls[-1] == (2_500, 2_500)
-        assert [done for done, _ in calls] == sorted(done for done, _ in calls)
-        assert len(calls) >= 3
+        assert len(result.conversation_ids) == count and result.messages == 2 * count
+        assert calls[0] == (0, 0.0) and calls[-1] == (count, 1.0)
+        assert calls == sorted(calls), "stored and read only grow"
+        assert [done for done, _ in calls[1:4]] == [BATCH, 2 * BATCH, count], "one per round"
         listed = await store.repository.list_conversations(limit=3)
         assert [c.message_count for c in listed] == [2, 2, 2]
         path = await store.repository.active_path(listed[0].id)
@@ -204,8 +207,10 @@ async def test_progress_is_reported_and_every_conversation_stored(tmp_path: Path
     finally:
         await store.close()
 
-    # A malformed file leaves the store as it was, and says which entry failed.
-    many[1_999]["mapping"]["q"]["children"] = ["nowhere"]
+    # A malformed entry in the last round: the rounds already written are rolled back too, and
+    # the message says which entry failed.
+    broken = 2 * BATCH + 100
+    many[broken - 1]["mapping"]["q"]["children"] = ["nowhere"]
     write(file, many)
     store = await open_store(path=tmp_path / "bulk.sqlite3")
     try:
@@ -216,8 +221,39 @@ async def test_progress_is_reported_and_every_conversation_stored(tmp_path: Path
         else:
             raise AssertionError("a broken file was imported")
         assert message == (
-            "conversation 2000 ('Chat 1999'): node q has a child nowhere that is not in the mapping"
+            f"conversation {broken} ('Chat {broken - 1}'): node q has a child nowhere that is "
+            "not in the mapping"
         )
-        assert len(await store.repository.list_conversations(limit=10_000)) == 2_500
+        assert len(await store.repository.list_conversations(limit=100_000)) == count
+    finally:
+        await store.close()
+
+
+async def test_imported_messages_are_searchable_and_the_index_still_follows_new_ones(
+    tmp_path: Path,
+) -> None:
+    many = []
+    for number in range(1_200):
+        chat = older_chat()
+        chat["title"] = f"Chat {number}"
+        many.append(chat)
+    many[1_100]["mapping"]["a"]["message"]["content"]["parts"] = ["Lisbon tram 東京タワー"]
+    many[1_100]["title"] = "Trams and towers"
+    file = write(tmp_path / "conversations.json", many)
+    store = await open_store(path=tmp_path / "bulk.sqlite3")
+    try:
+        await import_file(store.sessions, file)
+        repository = store.repository
+        assert [hit.conversation.title for hit in await repository.search("tram")] == [
+            "Trams and towers"
+        ]
+        assert [hit.conversation.title for hit in await repository.search("東京")] == [
+            "Trams and towers"
+        ]
+        assert len(await repository.search("Chat 1199")) == 1  # titles are indexed too
+        # The schema's own indexing still works for what is written after an import.
+        later = await repository.create_conversation(title="Written later")
+        await repository.add_message(later.id, role=Role.USER, content="a quokka appears")
+        assert [hit.conversation.id for hit in await repository.search("quokka")] == [later.id]
     finally:
         await store.close()

@@ -476,8 +476,8 @@ class ConversationsScreen(Screen[None]):
         bar.update(total=None, progress=0)
         bar.display = True
 
-        def progress(done: int, total: int) -> None:
-            bar.update(total=total, progress=done)
+        def progress(done: int, read: float) -> None:
+            bar.update(total=1000, progress=round(read * 1000))
 
         try:
             count = await history.import_file(path, progress)

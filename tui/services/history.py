@@ -256,12 +256,13 @@ class HistoryService:
         return target
 
     async def import_file(
-        self, path: Path, progress: Callable[[int, int], None] | None = None
+        self, path: Path, progress: Callable[[int, float], None] | None = None
     ) -> int:
         """Import a tui-chat export (one or many conversations) or ChatGPT's export.
 
-        The whole file is read and checked (in a thread) before anything is written, and then
-        written in one transaction: a bad file imports nothing. Returns how many conversations.
+        The file is read and converted in a worker thread, round by round, while the previous
+        round is written; all of it goes into one transaction, so a bad file imports nothing.
+        ``progress(stored, read)`` follows it. Returns how many conversations.
         """
         from tui.services.imports import import_file
 

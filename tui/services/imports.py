@@ -12,15 +12,20 @@ Formats, told apart by their content:
   messages (tool output ChatGPT keeps out of the visible thread) are left out, their children
   hung on the nearest kept ancestor. Times and the model (``metadata.model_slug``) are kept.
 
-Nothing is written until the whole file has been converted; then one transaction stores it all
-(``tui.store.bulk``). A problem is an ``ImportFormatError`` naming the entry, e.g. ``conversation
+One transaction stores it all (``tui.store.bulk``): rounds of conversations are converted while
+the previous round is written, and an entry that cannot be converted rolls every round back.
+A problem is an ``ImportFormatError`` naming the entry, e.g. ``conversation
 17 ('Trip plan'): node abc has no author role`` (entries are counted from 1).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,8 +35,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tui.domain import ApiKind, ApiMode, MessageStatus, Role
 from tui.services.export import FORMAT, VERSION, ImportFormatError, attachment_from_json
-from tui.store.bulk import PreparedConversation, PreparedMessage, Progress, bulk_insert
+from tui.store.bulk import (
+    BATCH,
+    BulkWriter,
+    PreparedConversation,
+    PreparedMessage,
+    Rows,
+    check,
+)
 from tui.store.convert import now_utc
+
+Progress = Callable[[int, float], None]
+"""``progress(stored, read)``: conversations stored so far, and the part of the file read (0-1)."""
 
 _ROLES = {"user": Role.USER, "assistant": Role.ASSISTANT, "system": Role.SYSTEM}
 
@@ -47,17 +62,21 @@ class ImportResult:
     """``tui-chat``, ``tui-chat-all`` or ``chatgpt``."""
 
 
-def read_conversations(stream: IO[bytes]) -> tuple[str, list[PreparedConversation]]:
-    """Convert a whole file (its kind, and the conversations); raises ``ImportFormatError``."""
+def read_conversations(stream: IO[bytes]) -> tuple[str, Iterator[PreparedConversation]]:
+    """The kind of a file and its conversations, converted one by one as they are read.
+
+    Raises ``ImportFormatError`` here for a file of no known kind, and from the iterator for an
+    entry that cannot be converted.
+    """
     first = _first_char(stream)
     if first == b"[":
-        return "chatgpt", list(_chatgpt_items(stream))
+        return "chatgpt", _chatgpt_items(stream)
     try:
         data = json.load(stream)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ImportFormatError(f"The file is not JSON ({exc}).") from exc
     if isinstance(data, list):  # pragma: no cover - the '[' test above catches arrays
-        return "chatgpt", [chatgpt_conversation(item, n) for n, item in enumerate(data, 1)]
+        return "chatgpt", (chatgpt_conversation(item, n) for n, item in enumerate(data, 1))
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ImportFormatError('The file is not a tui-chat export (no "format": "tui-chat").')
     if data.get("version") != VERSION:
@@ -68,8 +87,8 @@ def read_conversations(stream: IO[bytes]) -> tuple[str, list[PreparedConversatio
         entries = data["conversations"]
         if not isinstance(entries, list):
             raise ImportFormatError('"conversations" is not a list.')
-        return "tui-chat-all", [tui_conversation(entry, n) for n, entry in enumerate(entries, 1)]
-    return "tui-chat", [tui_conversation(data, None)]
+        return "tui-chat-all", (tui_conversation(entry, n) for n, entry in enumerate(entries, 1))
+    return "tui-chat", iter([tui_conversation(data, None)])
 
 
 def _first_char(stream: IO[bytes]) -> bytes:
@@ -358,25 +377,70 @@ async def import_file(
     progress: Progress | None = None,
     location: str = "the database",
 ) -> ImportResult:
-    """Convert the whole file, then store it in one transaction; raises ``ImportFormatError``."""
+    """Read, convert and store a file in one transaction; raises ``ImportFormatError``.
+
+    Reading and converting a round of ``BATCH`` conversations runs in a worker thread while the
+    previous round is written, so the event loop only waits for the database.
+    """
     if isinstance(path, Path):
         with path.open("rb") as stream:
-            kind, conversations = read_conversations(stream)
-    else:
-        kind, conversations = read_conversations(path)
-    from tui.store.bulk import check
+            return await _import_stream(sessions, stream, progress, location)
+    return await _import_stream(sessions, path, progress, location)
 
-    for number, conversation in enumerate(conversations, 1):
+
+async def _import_stream(
+    sessions: async_sessionmaker[AsyncSession],
+    stream: IO[bytes],
+    progress: Progress | None,
+    location: str,
+) -> ImportResult:
+    try:
+        size = os.fstat(stream.fileno()).st_size
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        size = len(stream.getbuffer()) if isinstance(stream, io.BytesIO) else 0
+    kind, conversations = await asyncio.to_thread(read_conversations, stream)
+    titles: list[str] = []
+    numbered = enumerate(conversations, 1)
+
+    def next_round(writer: BulkWriter) -> tuple[Rows, float] | None:
+        """The next round's rows and how much of the file has been read (in a thread)."""
+        batch: list[PreparedConversation] = []
+        for number, conversation in numbered:
+            try:
+                check(conversation)
+            except ValueError as exc:
+                raise ImportFormatError(
+                    f"conversation {number} ({conversation.title!r}): {exc}"
+                ) from None
+            batch.append(conversation)
+            titles.append(conversation.title)
+            if len(batch) >= BATCH:
+                break
+        if not batch:
+            return None
+        read = min(1.0, stream.tell() / size) if size else 0.0
+        return writer.rows(batch), read
+
+    if progress is not None:
+        progress(0, 0.0)
+    async with BulkWriter(sessions, location=location) as writer:
+        pending = asyncio.ensure_future(asyncio.to_thread(next_round, writer))
         try:
-            check(conversation)
-        except ValueError as exc:
-            raise ImportFormatError(
-                f"conversation {number} ({conversation.title!r}): {exc}"
-            ) from None
-    result = await bulk_insert(sessions, conversations, progress=progress, location=location)
+            while (ready := await pending) is not None:
+                rows, read = ready
+                pending = asyncio.ensure_future(asyncio.to_thread(next_round, writer))
+                await writer.write(rows)
+                if progress is not None:
+                    progress(len(writer.conversation_ids), read)
+        finally:
+            if not pending.done():  # a write failed: let the reader finish its round
+                with contextlib.suppress(Exception):
+                    await pending
+    if progress is not None:
+        progress(len(writer.conversation_ids), 1.0)
     return ImportResult(
-        conversation_ids=result.conversation_ids,
-        titles=[c.title for c in conversations],
-        messages=result.messages,
+        conversation_ids=writer.conversation_ids,
+        titles=titles,
+        messages=writer.messages,
         kind=kind,
     )
