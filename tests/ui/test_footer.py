@@ -160,3 +160,51 @@ async def test_a_focused_reply_offers_the_code_keys_as_its_first_code_block_stre
         assert await shown(pilot) == ["c Copy", "[ ] y Code", "esc Stop", *APP_KEYS]
         await pilot.press("escape")
         await idle(app)
+
+
+async def test_keys_that_changed_behind_the_list_show_on_coming_back(
+    app_factory: AppFactory, server: LoopbackServer
+) -> None:
+    from tui.screens.conversations import ConversationsScreen
+
+    server.enqueue(reply("One two three four five six seven eight nine ten.", delay=0.05))
+    app = app_factory(config=loopback_config(server), env=LOOP_ENV)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(app)
+        screen = screen_of(app)
+        await type_and_send(pilot, "Count, slowly")
+        await wait_for(lambda: screen.streaming)
+        assert "esc Stop" in await shown(pilot)
+        await pilot.press("ctrl+o")
+        await wait_for(lambda: isinstance(app.screen, ConversationsScreen))
+        assert "esc Stop" not in await shown(pilot)
+        await wait_for(lambda: not screen.streaming)  # the reply ends behind the list
+        await pilot.press("escape")  # (the search is empty: back to the conversation)
+        await wait_for(lambda: app.screen is screen)
+        keys = await shown(pilot)
+        assert "esc Stop" not in keys
+        assert keys == ["⏎ Send", "^r Retry", "^f Attach", *APP_KEYS]
+
+
+async def test_the_footer_is_not_rebuilt_when_its_keys_stay_the_same(
+    app_factory: AppFactory, server: LoopbackServer
+) -> None:
+    from tui.screens.conversations import ConversationsScreen
+
+    server.enqueue(reply("Fine."))
+    app = app_factory(config=loopback_config(server), env=LOOP_ENV)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(app)
+        await send_and_wait(pilot, "Hello")
+        screen = app.screen
+        keys = await shown(pilot)
+        footer = screen.query_one(Footer)
+        drawn = list(footer.children)
+        for _ in range(2):  # to the list and back, twice: the same keys, the same widgets
+            await pilot.press("ctrl+o")
+            await wait_for(lambda: isinstance(app.screen, ConversationsScreen))
+            await shown(pilot)
+            await pilot.press("escape")
+            await wait_for(lambda: app.screen is screen)
+        assert await shown(pilot) == keys
+        assert list(footer.children) == drawn

@@ -17,10 +17,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, OptionList, ProgressBar, Static
+from textual.widgets import Header, Input, OptionList, ProgressBar, Static
 
 from tui.domain import Conversation
 from tui.widgets.conversation_list import ConversationList
+from tui.widgets.footer import KeysFooter
 from tui.widgets.path_input import PathInput
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ class ConversationsScreen(Screen[None]):
         yield ConversationList(id="conversations")
         yield PathInput(id="list-path")
         yield ProgressBar(id="import-progress", show_eta=False)
-        yield Footer(compact=self.app.size.width < ROOMY_FOOTER_WIDTH)
+        yield KeysFooter(roomy=ROOMY_FOOTER_WIDTH, width=self.app.size.width)
 
     def on_mount(self) -> None:
         self.title, self.sub_title = "tui-chat", "Conversations"
@@ -105,9 +106,6 @@ class ConversationsScreen(Screen[None]):
         self.query_one("#list-empty").display = False
         self.query_one("#import-progress").display = False
         self.set_interval(POLL_SECONDS, self._poll, name="conversations-poll")
-
-    def on_resize(self) -> None:
-        self.query_one(Footer).compact = self.app.size.width < ROOMY_FOOTER_WIDTH
 
     @property
     def listing(self) -> ConversationList:
