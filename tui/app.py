@@ -238,8 +238,7 @@ class TuiApp(App[None]):
                 severity="warning",
             )
             return
-        self._back_to_base()
-        chat.open_conversation(conversation_id, message_id)
+        chat.open_conversation(conversation_id, message_id, reveal=self._back_to_base)
 
     def on_conversations_screen_open_requested(
         self, event: ConversationsScreen.OpenRequested

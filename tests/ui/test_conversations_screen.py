@@ -245,6 +245,36 @@ async def test_changes_by_another_copy_show_without_moving_the_selection(
         assert current_title(app) == "two"
 
 
+async def test_opening_a_conversation_deleted_elsewhere_says_so_and_keeps_the_list(
+    app_factory: AppFactory, tmp_path: Path
+) -> None:
+    await seed(tmp_path, "one", "two")
+    app = app_factory(home=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_shows(app, 2)
+        assert current_title(app) == "two"
+        gone = home(app).listing.current
+        assert gone is not None
+        other = await open_store(path=tmp_path / "history.sqlite3")
+        try:
+            await other.repository.delete_conversation(gone.id)
+        finally:
+            await other.close()
+        home(app).listing.focus()
+        await pilot.press("enter")
+        await wait_for(
+            lambda: any("no longer exists" in str(n.message) for n in app._notifications)
+        )
+        await app.workers.wait_for_complete()
+        assert isinstance(app.screen, ConversationsScreen)  # still browsing, nothing half-shown
+        await wait_for(lambda: titles(app) == ["one"], timeout=10)
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, ConversationScreen))
+        chat = app.screen
+        assert isinstance(chat, ConversationScreen)
+        await wait_for(lambda: chat.sub_title == "one" and len(chat.query_one(ChatLog).views) == 2)
+
+
 CHATGPT_EXPORT = [
     {
         "title": "Old chat from ChatGPT",

@@ -12,13 +12,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from tui.domain import (
     ApiMode,
@@ -40,6 +40,7 @@ from tui.services.turns import (
     UserMessageSaved,
 )
 from tui.widgets.chat_log import ChatLog
+from tui.widgets.footer import KeysFooter
 from tui.widgets.path_input import PathInput
 from tui.widgets.prompt_input import PromptInput
 from tui.widgets.status_bar import StatusBar
@@ -128,7 +129,7 @@ class ConversationScreen(Screen[None]):
                 placeholder="Message: Enter sends, Ctrl+J new line, ↑ edits your last message",
             )
         yield StatusBar(id="status")
-        yield Footer(compact=self.app.size.width < ROOMY_FOOTER_WIDTH)
+        yield KeysFooter(roomy=ROOMY_FOOTER_WIDTH, width=self.app.size.width)
 
     def on_mount(self) -> None:
         self.query_one(PathInput).display = False
@@ -136,10 +137,6 @@ class ConversationScreen(Screen[None]):
         self.query_one("#attachments").display = False
         self.query_one(PromptInput).focus()
         self.load_conversation()
-
-    def on_resize(self, event: events.Resize) -> None:
-        """Pack the footer's keys on a narrow terminal, so that every one of them fits."""
-        self.query_one(Footer).compact = event.size.width < ROOMY_FOOTER_WIDTH
 
     @property
     def log_widget(self) -> ChatLog:
@@ -155,49 +152,66 @@ class ConversationScreen(Screen[None]):
 
     # ------------------------------------------------------------------ loading
 
-    def open_conversation(self, conversation_id: int, message_id: int | None = None) -> None:
-        """Show a saved conversation; with ``message_id``, scrolled to that message, marked."""
+    def open_conversation(
+        self,
+        conversation_id: int,
+        message_id: int | None = None,
+        reveal: Callable[[], object] | None = None,
+    ) -> None:
+        """Show a saved conversation; with ``message_id``, scrolled to that message, marked.
+
+        ``reveal`` (bringing this screen to the front) is called once the conversation is read,
+        in the same update as the log is filled: the screen never shows the conversation it
+        held before, and a conversation that no longer exists leaves the caller's screen up.
+        """
         if conversation_id != self.conversation_id or message_id is not None:
             self._set_editing(None)
         self.conversation_id = conversation_id
         self._open_latest = False
-        self.load_conversation(found=message_id)
-        self.prompt.focus()
+        self.load_conversation(found=message_id, reveal=reveal)
 
     @work(group="load", exclusive=True, exit_on_error=False)
-    async def load_conversation(self, found: int | None = None) -> None:
+    async def load_conversation(
+        self, found: int | None = None, reveal: Callable[[], object] | None = None
+    ) -> None:
         services = await self.handle.get()
         history = services.history
         if self._open_latest:
             latest = await history.latest_conversation()
             self.conversation_id = latest.id if latest else None
             self._open_latest = False
-        self.status.show_route(*self._route_names(services, None))
         services.chat.on_title = self._title_landed
-        if self.conversation_id is None:
-            self.title, self.sub_title = "tui-chat", "New chat"
-            await self.log_widget.set_messages([])
+        thread = None
+        if self.conversation_id is not None:
+            thread = await history.open_thread(self.conversation_id, found)
+            if thread is None:
+                self.notify(
+                    f"Conversation {self.conversation_id} no longer exists.", severity="error"
+                )
+                self.conversation_id = None
+                return
+        with self.app.batch_update():  # one frame: this screen, with the conversation in it
+            if reveal is not None:
+                reveal()
+            self.prompt.focus()
+            if thread is None:
+                self.title, self.sub_title = "tui-chat", "New chat"
+                self.status.show_route(*self._route_names(services, None))
+                await self.log_widget.set_messages([])
+                self._show_empty_state(services)
+                return
+            conversation = thread.conversation
+            self.title, self.sub_title = "tui-chat", conversation.title
+            await self.log_widget.set_messages(thread.path, thread.positions)
             self._show_empty_state(services)
-            return
-        conversation = await history.get_conversation(self.conversation_id)
-        if conversation is None:
-            self.notify(f"Conversation {self.conversation_id} no longer exists.", severity="error")
-            self.conversation_id = None
-            return
-        self.title, self.sub_title = "tui-chat", conversation.title
-        path = await history.active_path(conversation.id)
-        if found is not None and all(message.id != found for message in path):
-            # A search hit on another branch: show that branch.
-            path = await history.switch_to_branch(found)
-        positions = await history.sibling_positions(conversation.id, path)
-        await self.log_widget.set_messages(path, positions)
-        self._show_empty_state(services)
-        self.status.show_route(*self._route_names(services, conversation.provider, conversation))
-        last = next((m for m in reversed(path) if m.role is Role.ASSISTANT), None)
-        if last is not None:
-            self.status.show_message(last)
-        else:
-            self.status.clear_message()
+            self.status.show_route(
+                *self._route_names(services, conversation.provider, conversation)
+            )
+            last = next((m for m in reversed(thread.path) if m.role is Role.ASSISTANT), None)
+            if last is not None:
+                self.status.show_message(last)
+            else:
+                self.status.clear_message()
         if found is not None:
             await self._mark_found(found)
 

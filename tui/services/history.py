@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from tui.domain import ApiMode, Conversation, Message, SearchHit
 from tui.store.snippets import MATCH_END, MATCH_START
 
-__all__ = ["MATCH_END", "MATCH_START", "HistoryService", "inert"]
+__all__ = ["MATCH_END", "MATCH_START", "HistoryService", "Thread", "inert"]
 
 if TYPE_CHECKING:
     from tui.store.db import Store
@@ -120,6 +120,17 @@ class ListPage:
     total: int
 
 
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """A conversation as the conversation screen shows it."""
+
+    conversation: Conversation
+    path: list[Message]
+    """Root to the active leaf."""
+    positions: dict[int, tuple[int, int]]
+    """For each message of the path: its place among its siblings and their count."""
+
+
 class HistoryService:
     """The saved conversations, for the conversations screen."""
 
@@ -164,6 +175,20 @@ class HistoryService:
 
     async def get_conversation(self, conversation_id: int) -> Conversation | None:
         return await self._store.repository.get_conversation(conversation_id)
+
+    async def open_thread(self, conversation_id: int, found: int | None = None) -> Thread | None:
+        """A conversation with its active path, or None if it no longer exists.
+
+        ``found`` (a message found by a search) on another branch makes that branch active.
+        """
+        conversation = await self.get_conversation(conversation_id)
+        if conversation is None:
+            return None
+        path = await self.active_path(conversation_id)
+        if found is not None and all(message.id != found for message in path):
+            path = await self.switch_to_branch(found)
+        positions = await self.sibling_positions(conversation_id, path)
+        return Thread(conversation, path, positions)
 
     async def active_path(self, conversation_id: int, leaf_id: int | None = None) -> list[Message]:
         """The messages shown: root to the active leaf (or to ``leaf_id``)."""

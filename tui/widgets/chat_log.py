@@ -35,8 +35,9 @@ def _message_view_class() -> type[MessageView]:
     return MessageView
 
 
-OPEN_SCREENS = 2
-"""How many screens of the newest messages a thread opens with mounted."""
+OPEN_SCREENS = 1.25
+"""How many screens of the newest messages a thread opens with mounted (the rest of the margin
+above follows in the checks after the first frame)."""
 KEEP = 2
 """Mounted messages stay until they are this many margins (screens) away from the view."""
 SCROLLING = 0.15
