@@ -263,6 +263,13 @@ class TuiApp(App[None]):
         self._back_to_base()
         await chat.start_new_chat()
 
+    def action_toggle_keys(self) -> None:
+        """``?`` on the list: Textual's keys panel (every key, the footer's and the rest)."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
     def action_open_settings(self) -> None:
         self.conversation_screen.open_settings()
 

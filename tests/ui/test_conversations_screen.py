@@ -9,7 +9,7 @@ import pytest
 
 import tui.screens.conversations as conversations_module
 from tests.ui.conftest import AppFactory, wait_for
-from tests.ui.hosts import footer_entries, screen_lines
+from tests.ui.hosts import clipped_footer_entries, footer_entries, screen_lines
 from tui.app import TuiApp
 from tui.screens.conversation import ConversationScreen
 from tui.screens.conversations import ConversationsScreen
@@ -130,6 +130,53 @@ async def test_ctrl_o_searches_message_text_and_opens_the_match_marked(
         assert [view.message.id for view in found] == [wanted]
 
 
+async def test_the_found_mark_stays_when_the_message_is_folded_and_shown_again(
+    app_factory: AppFactory, tmp_path: Path
+) -> None:
+    from tui.domain import Role
+
+    store = await open_store(path=tmp_path / "history.sqlite3")
+    try:
+        repository = store.repository
+        conversation = await repository.create_conversation(title="A long one")
+        parent = None
+        for index in range(80):
+            words = "the okapi is shy" if index == 3 else f"line {index} about nothing"
+            text = "\n\n".join([words] + [f"paragraph {k} of message {index}" for k in range(4)])
+            message = await repository.add_message(
+                conversation.id,
+                role=Role.USER if index % 2 == 0 else Role.ASSISTANT,
+                content=text,
+                parent_id=parent,
+            )
+            parent = message.id
+    finally:
+        await store.close()
+    app = app_factory(home=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await list_shows(app, 1)
+        await pilot.press("ctrl+o")
+        screen = home(app)
+        await pilot.press(*"okapi")
+        await wait_for(lambda: screen.listing.current_hit is not None)
+        hit = screen.listing.current_hit
+        assert hit is not None and hit.message_id is not None
+        wanted = hit.message_id
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, ConversationScreen))
+        log = app.screen.query_one(ChatLog)
+        await wait_for(
+            lambda: (view := log.view_for(wanted)) is not None and view.has_class("-found")
+        )
+        log.scroll_end(animate=False)  # far away: the message is folded
+        await wait_for(lambda: log.view_for(wanted) is None)
+        log.scroll_home(animate=False)  # and back: mounted anew, still marked
+        await wait_for(lambda: log.view_for(wanted) is not None)
+        view = log.view_for(wanted)
+        assert view is not None and view.has_class("-found")
+        assert [v.message.id for v in log.views if v.has_class("-found")] == [wanted]
+
+
 async def test_rename_pin_archive_and_restore(app_factory: AppFactory, tmp_path: Path) -> None:
     await seed(tmp_path, "alpha chat", "beta chat")
     app = app_factory(home=True)
@@ -243,6 +290,55 @@ async def test_changes_by_another_copy_show_without_moving_the_selection(
             await other.close()
         await wait_for(lambda: "one, renamed elsewhere" in titles(app), timeout=10)
         assert current_title(app) == "two"
+
+
+LIST_KEYS = [
+    "esc Back",
+    "⏎ Open",
+    "^n New",
+    "/ Search",
+    "r Rename",
+    "p Pin",
+    "a Archive",
+    "d Delete",
+    "f Fork",
+    "e Export",
+    "i Import",
+    "␣ Select",
+    "v Archived",
+]
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+async def test_the_list_footer_shows_whole_keys_and_the_keys_panel_has_the_rest(
+    app_factory: AppFactory, tmp_path: Path, width: int
+) -> None:
+    await seed(tmp_path, "one")
+    app = app_factory(home=True)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await list_shows(app, 1)
+        home(app).listing.focus()
+        await wait_for(lambda: "⏎ Open" in footer_entries(app))
+        await pilot.pause()
+        shown = footer_entries(app)
+        assert clipped_footer_entries(app) == []
+        listed = [entry for entry in LIST_KEYS if entry in shown]
+        if width >= 200:
+            assert listed == LIST_KEYS and "? Keys" not in shown
+            return
+        assert "? Keys" in shown and "⏎ Open" in listed and "esc Back" in listed
+        assert len(listed) < len(LIST_KEYS)
+        await pilot.press("question_mark")
+        await wait_for(lambda: bool(app.screen.query("HelpPanel")))
+        panel = app.screen.query_one("HelpPanel")
+        await wait_for(lambda: "Archived" in "\n".join(screen_lines(app)))
+        lines = "\n".join(screen_lines(app))
+        for entry in LIST_KEYS:
+            if entry not in listed:
+                assert entry.split(" ", 1)[1] in lines, entry
+        assert panel.is_attached
+        await pilot.press("question_mark")  # and ? again closes it
+        await wait_for(lambda: not app.screen.query("HelpPanel"))
 
 
 async def test_opening_a_conversation_deleted_elsewhere_says_so_and_keeps_the_list(

@@ -217,11 +217,10 @@ class ConversationScreen(Screen[None]):
 
     async def _mark_found(self, message_id: int) -> None:
         """Scroll to a message found by a search and mark it until another is marked."""
-        for view in self.log_widget.views:
-            view.remove_class("-found")
-        target = await self.log_widget.show_message(message_id)
+        log = self.log_widget
+        log.mark(message_id)
+        target = await log.show_message(message_id)
         if target is not None:
-            target.add_class("-found")
             target.focus(scroll_visible=False)
 
     @staticmethod

@@ -37,6 +37,9 @@ LOAD_AHEAD = 40
 ROOMY_FOOTER_WIDTH = 160
 """The list has many keys: packed up to this width so that they fit."""
 
+SPARE_KEYS = ("v", "space", "i", "e", "f", "p", "a", "slash", "r", "d")
+"""The list's keys a narrow footer may leave out, first out first (``?`` lists them all)."""
+
 
 def now() -> datetime:
     """The time rows are dated against (a function, so snapshots can pin it)."""
@@ -97,7 +100,7 @@ class ConversationsScreen(Screen[None]):
         yield ConversationList(id="conversations")
         yield PathInput(id="list-path")
         yield ProgressBar(id="import-progress", show_eta=False)
-        yield KeysFooter(roomy=ROOMY_FOOTER_WIDTH, width=self.app.size.width)
+        yield KeysFooter(roomy=ROOMY_FOOTER_WIDTH, width=self.app.size.width, spare=SPARE_KEYS)
 
     def on_mount(self) -> None:
         self.title, self.sub_title = "tui-chat", "Conversations"

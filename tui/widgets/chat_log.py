@@ -35,7 +35,7 @@ def _message_view_class() -> type[MessageView]:
     return MessageView
 
 
-OPEN_SCREENS = 1.25
+OPEN_SCREENS = 1.0
 """How many screens of the newest messages a thread opens with mounted (the rest of the margin
 above follows in the checks after the first frame)."""
 KEEP = 2
@@ -97,6 +97,8 @@ class ChatLog(VerticalScroll, can_focus=False):
         """While not following: the entry at the top of the view, the offset into it, and the
         scroll position then (if the user scrolled since, their position wins)."""
         self._width = 0
+        self._marked: int | None = None
+        """The message marked as found by a search: marked again whenever it is remounted."""
 
     # ------------------------------------------------------------------ public API
 
@@ -146,6 +148,7 @@ class ChatLog(VerticalScroll, can_focus=False):
         async with self._check_lock:  # a check under way finishes with the old path first
             self._entries = entries
             self._keep = None
+            self._marked = None
             with self.app.batch_update():
                 await self.remove_children()
                 if widgets:
@@ -214,9 +217,22 @@ class ChatLog(VerticalScroll, can_focus=False):
 
     # ------------------------------------------------------------------ folding
 
+    def mark(self, message_id: int | None) -> None:
+        """Mark one message as found (``-found``), even once folded and mounted again."""
+        self._marked = message_id
+        for view in self.views:
+            view.set_class(view.message.id == message_id, "-found")
+
+    @property
+    def marked(self) -> int | None:
+        """The message marked as found, if any."""
+        return self._marked
+
     def _build(self, entries: Sequence[_Entry], index: int) -> MessageView:
         entry = entries[index]
         view = _message_view_class()(entry.message, sibling=entry.sibling)
+        if entry.message.id == self._marked:
+            view.add_class("-found")
         entry.widget = view
         entry.measured = False
         return view

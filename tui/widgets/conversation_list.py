@@ -104,6 +104,7 @@ class ConversationList(OptionList):
         Binding("i", "screen.import", "Import", id="conversations.import"),
         Binding("space", "screen.toggle_select", "Select", key_display="␣"),
         Binding("v", "screen.toggle_archive", "Archived", id="conversations.archive_view"),
+        Binding("question_mark", "app.toggle_keys", "Keys", key_display="?"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name

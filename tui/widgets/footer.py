@@ -6,28 +6,84 @@ conversation sent five in a row, and rebuilding them cost more than loading and 
 conversation itself. This footer rebuilds once per burst of signals, and not at all when the
 keys, their descriptions and their enabled states are the ones it already shows, nor while its
 screen is not the one in front (Textual signals again when a screen is resumed).
+
+A screen with more keys than a narrow terminal fits names the ones it can spare (``spare``, the
+first to go first) and a key for the rest: those are left out of the footer, last named first,
+until the others fit whole, and the key for the rest shows only when some are left out (Textual's
+keys panel lists every key; the command palette has each action too).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from rich.cells import cell_len
 from textual import events
+from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
+
+KEYS_PANEL_KEY = "question_mark"
+"""The key that opens Textual's keys panel, for the keys a narrow footer leaves out."""
 
 
 class KeysFooter(Footer):
     """A ``Footer`` that packs its keys below ``roomy`` columns and skips needless rebuilds."""
 
-    def __init__(self, *, roomy: int, width: int, **kwargs: Any) -> None:
+    def __init__(self, *, roomy: int, width: int, spare: Sequence[str] = (), **kwargs: Any) -> None:
         super().__init__(compact=width < roomy, **kwargs)
         self.roomy = roomy
+        self.spare = tuple(spare)
+        """Keys (as bound, e.g. ``"v"``) that may be left out when not all fit, first out first."""
+        self.left_out: list[str] = []
+        """The keys the footer leaves out at its present width."""
         self._queued = False
         self._shown: object = None
+        self._width = width
 
     def on_resize(self, event: events.Resize) -> None:
         self.compact = event.size.width < self.roomy
+        if self.spare and event.size.width != self._width:
+            self._width = event.size.width
+            self._shown = None  # another width may fit other keys
+            self.call_after_refresh(self.recompose)
+
+    def compose(self) -> ComposeResult:
+        left_out = self._left_out(self._width) if self.spare else set()
+        for widget in super().compose():
+            key = getattr(widget, "key", None)
+            if isinstance(key, str) and hasattr(widget, "description") and key in left_out:
+                continue
+            yield widget
+
+    def _left_out(self, width: int) -> set[str]:
+        """The spare keys to leave out for the others to fit in ``width`` columns, and the key
+        for the keys panel when none is left out."""
+        entries: dict[str, tuple[str, int]] = {}  # one entry per action, as the footer shows
+        for _node, binding, _enabled, _tip in self.screen.active_bindings.values():
+            if binding.show and binding.action not in entries:
+                shown = f"{self.app.get_key_display(binding)} {binding.description}"
+                entries[binding.action] = (
+                    binding.key,
+                    cell_len(shown) + (1 if self.compact else 2),
+                )
+        palette = "^p palette"  # docked at the right, with a border
+        room = width - cell_len(palette) - 3
+        keys = {key: cells for key, cells in entries.values()}
+        spare = [key for key in self.spare if key in keys]
+        left_out: set[str] = set()
+
+        def total() -> int:
+            panel = 0 if left_out else keys.get(KEYS_PANEL_KEY, 0)
+            return sum(cells for key, cells in keys.items() if key not in left_out) - panel
+
+        while spare and total() > room:
+            left_out.add(spare.pop(0))
+        self.left_out = [key for key in self.spare if key in left_out]
+        if not left_out:
+            left_out.add(KEYS_PANEL_KEY)
+        return left_out
 
     def shown_keys(self) -> object:
         """What the footer would show now: each shown binding, enabled or not, and its tip."""
