@@ -22,12 +22,21 @@ from tui.domain import (
     StoredAttachment,
 )
 from tui.store.errors import StoreError
-from tui.store.tables import AttachmentRow, ConversationRow, MessageRow, ModelsCacheRow
+from tui.store.tables import (
+    AttachmentRow,
+    ConversationRow,
+    MessageRow,
+    ModelsCacheRow,
+    ModelUsageRow,
+    ProviderFactsRow,
+)
 
 CONVERSATIONS = cast(Table, ConversationRow.__table__)
 MESSAGES = cast(Table, MessageRow.__table__)
 ATTACHMENTS = cast(Table, AttachmentRow.__table__)
 MODELS_CACHE = cast(Table, ModelsCacheRow.__table__)
+PROVIDER_FACTS = cast(Table, ProviderFactsRow.__table__)
+MODEL_USAGE = cast(Table, ModelUsageRow.__table__)
 
 PREVIEW_CHARS = 160
 """Length of the preview kept on a conversation row."""

@@ -22,7 +22,11 @@ from tui.store.errors import DatabaseTooNewError, ForeignDatabaseError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-REVISIONS = ("0001_base_schema", "0002_conversation_summary")
+REVISIONS = (
+    "0001_base_schema",
+    "0002_conversation_summary",
+    "0003_provider_facts_model_usage",
+)
 """Every revision this version knows, oldest first."""
 SCHEMA_HEAD = REVISIONS[-1]
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")

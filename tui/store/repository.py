@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tui.domain import ApiMode, Conversation, ModelInfo, SearchHit
 from tui.store.convert import (
     CONVERSATIONS,
+    MODEL_USAGE,
     MODELS_CACHE,
+    PROVIDER_FACTS,
     clean_params,
     clean_title,
     conversation_from_row,
@@ -258,3 +260,62 @@ class ConversationRepository(MessageOps):
             return [model_from_json(item) for item in payload], fetched_at
         except (KeyError, TypeError, ValueError):  # ValueError covers text that is not JSON
             return None
+
+    async def all_cached_models(self) -> dict[str, list[ModelInfo]]:
+        """Every provider's cached model list (entries that cannot be read are left out)."""
+        async with self._read() as session:
+            rows = (await session.execute(select(MODELS_CACHE))).all()
+        cached: dict[str, list[ModelInfo]] = {}
+        for row in rows:
+            try:
+                cached[row.provider] = [model_from_json(item) for item in row.models]
+            except (KeyError, TypeError, ValueError):
+                continue
+        return cached
+
+    # -- provider facts ------------------------------------------------------------------------
+
+    async def save_provider_facts(self, provider: str, facts: Mapping[str, Any]) -> None:
+        """Merge ``facts`` (JSON values) into what is known about a provider's server."""
+        table = PROVIDER_FACTS
+        known = (await self.provider_facts()).get(provider, {})
+        merged = {**known, **facts}
+        async with self._write() as session:
+            await session.execute(delete(table).where(table.c.provider == provider))
+            await session.execute(
+                insert(table).values(provider=provider, facts=merged, updated_at=now_utc())
+            )
+
+    async def provider_facts(self) -> dict[str, dict[str, Any]]:
+        """What is known about each provider's server; unreadable entries are left out."""
+        async with self._read() as session:
+            rows = (await session.execute(select(PROVIDER_FACTS))).all()
+        return {row.provider: dict(row.facts) for row in rows if isinstance(row.facts, dict)}
+
+    # -- model usage ---------------------------------------------------------------------------
+
+    async def note_model_used(self, provider: str, model: str) -> None:
+        """Count a use of ``model`` at ``provider`` now (the picker lists recent ones first)."""
+        table = MODEL_USAGE
+        where = (table.c.provider == provider) & (table.c.model == model)
+        async with self._write() as session:
+            changed = await session.execute(
+                update(table).where(where).values(last_used_at=now_utc(), uses=table.c.uses + 1)
+            )
+            if not changed.rowcount:  # type: ignore[attr-defined]
+                await session.execute(
+                    insert(table).values(
+                        provider=provider, model=model, last_used_at=now_utc(), uses=1
+                    )
+                )
+
+    async def recent_models(self, limit: int = 20) -> list[tuple[str, str]]:
+        """``(provider, model)`` pairs, the most recently used first."""
+        table = MODEL_USAGE
+        query = (
+            select(table.c.provider, table.c.model)
+            .order_by(table.c.last_used_at.desc())
+            .limit(limit)
+        )
+        async with self._read() as session:
+            return [(row.provider, row.model) for row in (await session.execute(query)).all()]

@@ -191,3 +191,26 @@ class ModelsCacheRow(Base):
     provider: Mapped[str] = mapped_column(String(100), primary_key=True)
     models: Mapped[list[dict[str, Any]]] = mapped_column(TolerantJSON)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProviderFactsRow(Base):
+    """What was learned about one provider's server (by ``doctor`` or by a turn)."""
+
+    __tablename__ = "provider_facts"
+
+    provider: Mapped[str] = mapped_column(String(100), primary_key=True)
+    facts: Mapped[dict[str, Any]] = mapped_column(TolerantJSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ModelUsageRow(Base):
+    """When a model was last chosen or used, for the picker's "recently used" order."""
+
+    __tablename__ = "model_usage"
+
+    provider: Mapped[str] = mapped_column(String(100), primary_key=True)
+    model: Mapped[str] = mapped_column(String(300), primary_key=True)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    uses: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+
+    __table_args__ = (Index("ix_model_usage_recent", "last_used_at"),)
