@@ -183,6 +183,8 @@ class ChatRequest:
     """``auto``, ``concise`` or ``detailed``: ask Responses for a reasoning summary."""
     max_output_tokens: int | None = None
     temperature: float | None = None
+    verbosity: str | None = None
+    """``low``, ``medium`` or ``high``: ``text.verbosity`` on Responses, ``verbosity`` on Chat."""
     web_search: bool = False
     store: bool = True
     stream: bool = True
@@ -231,6 +233,8 @@ class ModelInfo:
     file_input: bool = False
     web_search: bool = False
     context_window: int | None = None
+    verbosity: bool = False
+    """The model takes a verbosity setting (the GPT-5 family)."""
     builtin: bool = True
     """False for models only known from the provider's live ``/models`` list."""
 

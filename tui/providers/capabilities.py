@@ -145,5 +145,6 @@ def infer_model(
         image_input=vision,
         file_input=vision and openai_family,
         web_search=web_search,
+        verbosity=openai_family and key.startswith("gpt-5"),
         builtin=False,
     )

@@ -59,6 +59,8 @@ def build_chat_body(request: ChatRequest, config: ProviderConfig) -> dict[str, A
         body["reasoning_effort"] = request.reasoning_effort
     if request.temperature is not None:
         body["temperature"] = request.temperature
+    if request.verbosity:
+        body["verbosity"] = request.verbosity
     return body
 
 

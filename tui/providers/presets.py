@@ -115,6 +115,7 @@ _FAMILIES: dict[str, ModelInfo] = {
             file_input=True,
             web_search=True,
             context_window=400_000,
+            verbosity=True,
         ),
         ModelInfo(
             id="gpt-5.2-chat-latest",
@@ -126,6 +127,7 @@ _FAMILIES: dict[str, ModelInfo] = {
             file_input=True,
             web_search=True,
             context_window=128_000,
+            verbosity=True,
         ),
         ModelInfo(
             id="gpt-5.2-pro",
@@ -138,6 +140,7 @@ _FAMILIES: dict[str, ModelInfo] = {
             file_input=True,
             web_search=True,
             context_window=400_000,
+            verbosity=True,
         ),
         ModelInfo(
             id="gpt-5-pro",
@@ -150,6 +153,7 @@ _FAMILIES: dict[str, ModelInfo] = {
             file_input=True,
             web_search=True,
             context_window=400_000,
+            verbosity=True,
         ),
         ModelInfo(
             id="demo",
@@ -161,6 +165,7 @@ _FAMILIES: dict[str, ModelInfo] = {
             image_input=True,
             file_input=True,
             context_window=128_000,
+            verbosity=True,
         ),
         ModelInfo(
             id="demo-pro",
@@ -172,6 +177,7 @@ _FAMILIES: dict[str, ModelInfo] = {
             image_input=True,
             file_input=True,
             context_window=128_000,
+            verbosity=True,
         ),
     )
 }

@@ -65,6 +65,8 @@ def build_responses_body(request: ChatRequest, config: ProviderConfig) -> dict[s
         body["max_output_tokens"] = request.max_output_tokens
     if request.temperature is not None:
         body["temperature"] = request.temperature
+    if request.verbosity:
+        body["text"] = {"verbosity": request.verbosity}
     if request.web_search:
         body["tools"] = [dict(WEB_SEARCH_TOOL)]
     return body

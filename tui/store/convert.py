@@ -204,6 +204,7 @@ def model_to_json(model: ModelInfo) -> dict[str, Any]:
         "file_input": model.file_input,
         "web_search": model.web_search,
         "context_window": model.context_window,
+        "verbosity": model.verbosity,
         "builtin": model.builtin,
     }
 
@@ -223,5 +224,6 @@ def model_from_json(data: Mapping[str, Any]) -> ModelInfo:
         file_input=bool(data.get("file_input", False)),
         web_search=bool(data.get("web_search", False)),
         context_window=int(context_window) if context_window is not None else None,
+        verbosity=bool(data.get("verbosity", False)),
         builtin=bool(data.get("builtin", False)),
     )
