@@ -170,12 +170,15 @@ def test_custom_provider_needs_a_base_url() -> None:
     section = edited_provider(
         ProviderEdit("box", "http://h:1/v1", "BOX_KEY", "max_tokens", False), None
     )
+    # max_tokens is what an unknown server gets anyway: nothing to store.
     assert section == ProviderSettings(
-        "box",
-        base_url="http://h:1/v1",
-        api_key_env="BOX_KEY",
-        max_tokens_param="max_tokens",
-        supports_responses=False,
+        "box", base_url="http://h:1/v1", api_key_env="BOX_KEY", supports_responses=False
+    )
+    section = edited_provider(
+        ProviderEdit("box", "http://h:1/v1", None, "max_completion_tokens", True), None
+    )
+    assert section == ProviderSettings(
+        "box", base_url="http://h:1/v1", max_tokens_param="max_completion_tokens"
     )
 
 
@@ -190,7 +193,10 @@ def test_sections_the_screen_did_not_show_are_kept() -> None:
     assert providers["broken"] == original["broken"]
     assert "gone" not in providers
     # Removed and added again: it starts afresh, without the old key.
-    assert providers["box"] == ProviderSettings("box", base_url="http://h:3/v1")
+    # (max_completion_tokens is not what an unknown server gets by default, so it is kept.)
+    assert providers["box"] == ProviderSettings(
+        "box", base_url="http://h:3/v1", max_tokens_param="max_completion_tokens"
+    )
 
 
 async def test_apply_settings_writes_an_owner_only_file(tmp_path: Path) -> None:

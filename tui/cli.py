@@ -132,6 +132,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--refresh", action="store_true", help="ask the provider for its live list (GET /models)"
     )
     models.add_argument("--json", action="store_true")
+
+    doctor = commands.add_parser(
+        "doctor",
+        parents=[common],
+        help="probe what a provider's server supports",
+        description="Send a few tiny requests to see what the server supports (/models, "
+        "/chat/completions streaming and usage, /responses and previous_response_id, reasoning "
+        "fields, the token-limit parameter), print a table and remember the findings.",
+    )
+    target = doctor.add_mutually_exclusive_group()
+    target.add_argument("-p", "--provider", help="provider name (default: the default provider)")
+    target.add_argument("--base-url", metavar="URL", help="an ad-hoc OpenAI-compatible server")
+    doctor.add_argument(
+        "--api-key", metavar="KEY", help="key for --base-url (or set TUI_CHAT_API_KEY)"
+    )
+    doctor.add_argument(
+        "-m", "--model", help="model to probe with (default: a small one the server lists)"
+    )
     return parser
 
 

@@ -1,5 +1,5 @@
-"""The commands: ``ask``, ``list``, ``show``, ``search``, ``export``, ``import``, ``models``, and
-``rename``, ``delete``, ``pin``, ``unpin``, ``archive``, ``restore``.
+"""The commands: ``ask``, ``list``, ``show``, ``search``, ``export``, ``import``, ``models``,
+``doctor``, and ``rename``, ``delete``, ``pin``, ``unpin``, ``archive``, ``restore``.
 
 They run the same services as the app on the same database. Output meant for pipes goes to stdout;
 notes, reasoning and errors go to stderr, errors as one line with what to do.
@@ -69,6 +69,7 @@ def run_command(args: argparse.Namespace) -> int:
         "export": _export,
         "import": _import,
         "models": _models,
+        "doctor": _doctor,
         "rename": _manage,
         "delete": _manage,
         "pin": _manage,
@@ -460,4 +461,38 @@ async def _models(args: argparse.Namespace) -> int:
         if model.reasoning_efforts:
             badges.append("reasoning")
         print(f"{name:<10} {model.id:<34} {apis:<15} {' '.join(badges)}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------- doctor
+
+
+async def _doctor(args: argparse.Namespace) -> int:
+    """Probe a provider's server, print one row per check, and remember what was found."""
+    from tui.providers.catalog import ADHOC_PROVIDER
+    from tui.providers.errors import ProviderError
+    from tui.services.doctor import DoctorError, remember, run_doctor
+
+    async with opened(args, base_url=args.base_url, api_key=args.api_key) as services:
+        registry = services.registry
+        try:
+            name = ADHOC_PROVIDER if args.base_url else args.provider or registry.default_provider()
+            report = await run_doctor(registry, name, model=args.model)
+        except DoctorError as exc:
+            raise CommandError(str(exc)) from None
+        except ProviderError as exc:  # an unknown provider
+            raise CommandError(str(exc)) from None
+        await remember(registry, report, services.store.repository)
+    model = f", model {printable(report.model)}" if report.model else ""
+    print(f"{printable(report.provider)} at {printable(report.base_url)}{model}")
+    rows = [("check", "result", "detail")]
+    rows += [(c.name, c.result, c.detail) for c in report.checks]
+    cells = [[" ".join(printable(cell).split()) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(2)]
+    for row in cells:
+        print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}".rstrip())
+    saved = {k: v for k, v in report.facts.items() if k not in ("base_url", "probed_at")}
+    if saved:
+        told = ", ".join(f"{key}={json.dumps(value)}" for key, value in saved.items())
+        print(f"Remembered for {printable(report.provider)}: {printable(told)}", file=sys.stderr)
     return EXIT_OK

@@ -105,7 +105,8 @@ def test_an_adhoc_base_url_with_a_key_reaches_the_server() -> None:
         sent = server.requests[-1]
         assert sent.header("authorization") == f"Bearer {TEST_KEY}"
         assert sent.json["messages"][0] == {"role": "system", "content": "be terse"}
-        assert sent.json["max_completion_tokens"] == 50
+        # An unknown server gets the old name: llama.cpp, vLLM and others ignore the new one.
+        assert sent.json["max_tokens"] == 50 and "max_completion_tokens" not in sent.json
         assert sent.json["temperature"] == 0.2
 
 

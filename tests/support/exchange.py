@@ -7,6 +7,7 @@ import contextlib
 import json
 import socket
 import struct
+from dataclasses import replace
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,9 @@ class Exchange:
             return await self.fixed(behaviour.status, body, behaviour.headers)
         if request.method == "GET" and request.path == "/models":
             return await self.fixed(200, shapes.models_body(server.models))
+        if request.path == "/responses" and not server.responses:
+            body = shapes.error_body(f"Unknown request URL: {request.method} /responses.", None)
+            return await self.fixed(404, body)
         if request.method == "POST" and request.path in ("/chat/completions", "/responses"):
             if not isinstance(request.json, dict):
                 return await self.fixed(400, shapes.error_body("Invalid JSON body.", None))
@@ -69,10 +73,15 @@ class Exchange:
         model = str(body.get("model") or "loopback-chat")
         number = server.next_id()
         stream = bool(body.get("stream"))
+        if server.reasoning and behaviour == Behaviour():
+            behaviour = replace(behaviour, reasoning=server.reasoning)
         if request.path == "/chat/completions":
             messages = body.get("messages") or []
             turns = shapes.user_turns(messages)
             text = behaviour.text if behaviour.text is not None else shapes.echo(messages, turns)
+            limit = body.get(server.token_limit_param) if server.token_limit_param else None
+            if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+                text, behaviour = _cut(text, behaviour, limit)
             chat_id = f"chatcmpl-loopback{number:06d}"
             if not stream:
                 return await self.fixed(
@@ -100,7 +109,7 @@ class Exchange:
         turns = earlier + shapes.user_turns(items)
         text = behaviour.text if behaviour.text is not None else shapes.echo(items, turns)
         response_id = f"resp_loopback{number:06d}"
-        if body.get("store", True) is not False:
+        if body.get("store", True) is not False and server.stored_responses:
             server.store(response_id, turns)
         if not stream:
             status = "incomplete" if behaviour.incomplete else "completed"
@@ -237,3 +246,14 @@ class Exchange:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.writer.transport.abort()
+
+
+def _cut(text: str, behaviour: Behaviour, limit: int) -> tuple[str, Behaviour]:
+    """The answer cut at ``limit`` tokens (a word each), as a server honouring a limit does."""
+    words = text.split()
+    tokens = behaviour.usage[1] if behaviour.usage else len(words)
+    if tokens <= limit and len(words) <= limit:
+        return text, behaviour
+    prompt = behaviour.usage[0] if behaviour.usage else 0
+    cut = replace(behaviour, finish_reason="length", usage=(prompt, limit, 0))
+    return " ".join(words[:limit]), cut

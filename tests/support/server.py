@@ -8,6 +8,7 @@ thread, so it never shares the client's loop, and starts in a few milliseconds.
 Endpoints (with or without the ``/v1`` prefix): ``POST /chat/completions``, ``POST /responses``
 (streamed or not; stored responses make ``previous_response_id`` chains work, unknown ids get
 OpenAI's 400 ``previous_response_not_found``), ``GET /models``. Every request is recorded.
+Constructor flags make it act like servers that lack a feature (see ``LoopbackServer``).
 
 Standalone: ``python -m tests.support.server --port 8765`` and point a provider's base URL at
 the printed address. Send ``x-loopback-script: <Behaviour JSON>`` to script one request.
@@ -56,10 +57,24 @@ class LoopbackServer:
         api_key: str | None = None,
         models: tuple[str, ...] = DEFAULT_MODELS,
         port: int = 0,
+        responses: bool = True,
+        stored_responses: bool = True,
+        token_limit_param: str | None = None,
+        reasoning: str = "",
     ) -> None:
+        """``responses=False`` answers 404 on ``/responses`` (llama.cpp before it had one);
+        ``stored_responses=False`` keeps no response, so every ``previous_response_id`` is
+        unknown (Ollama); ``token_limit_param`` is the one Chat Completions token-limit field
+        the server honours (cutting the answer to that many words, ``finish_reason: length``),
+        None ignoring both as the default; ``reasoning`` is thinking text sent with every
+        unscripted answer (``reasoning_content`` on Chat, a summary on Responses)."""
         self.api_key = api_key
         self.models = models
         self.port = port
+        self.responses = responses
+        self.stored_responses = stored_responses
+        self.token_limit_param = token_limit_param
+        self.reasoning = reasoning
         self._script: deque[Behaviour] = deque()
         self._requests: list[RecordedRequest] = []
         self._disconnects: list[int] = []

@@ -7,6 +7,7 @@ from textual.widgets import Button, ContentSwitcher, Input, OptionList, Select, 
 from tests.ui.settings_host import SettingsHost
 from tui.config.settings import ProviderSettings, Secret, Settings
 from tui.domain import ApiMode
+from tui.providers.catalog import ModelCatalog
 from tui.screens.settings import SettingsScreen
 
 SIZE = (110, 40)
@@ -250,7 +251,9 @@ async def test_add_a_custom_provider() -> None:
     mybox = saved.providers["mybox"]
     assert mybox.base_url == "http://10.0.0.5:8000/v1"
     assert mybox.supports_responses is False
-    assert mybox.max_tokens_param == "max_tokens"
+    # max_tokens is the default for a server that matches no preset: nothing to store.
+    assert mybox.max_tokens_param is None
+    assert ModelCatalog(saved).provider("mybox").max_tokens_param == "max_tokens"
     assert mybox.api_key is None
 
 

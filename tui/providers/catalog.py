@@ -19,9 +19,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlsplit
 
-from tui.config.settings import ProviderSettings, Settings
+from tui.config.settings import MAX_TOKENS_PARAMS, ProviderSettings, Settings
 from tui.domain import ApiKind, ApiMode, ModelInfo, ProviderConfig
 from tui.providers.capabilities import canonical_key, infer_model, is_chat_model
 from tui.providers.keys import (
@@ -34,6 +35,7 @@ from tui.providers.presets import (
     BUILTIN_PROVIDERS,
     CLOUD_PROVIDERS,
     DEFAULT_MODELS,
+    GENERIC_MAX_TOKENS_PARAM,
 )
 
 __all__ = [
@@ -50,6 +52,7 @@ __all__ = [
     "endpoint_for",
     "has_key",
     "is_local_host",
+    "matching_preset",
     "missing_key_error",
     "resolve_api_key",
     "validate_base_url",
@@ -114,19 +117,59 @@ def is_local_host(base_url: str) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
+def _host_port(url: str) -> tuple[str, int | None]:
+    """The host (loopback names folded to ``localhost``) and the effective port of ``url``."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host in ("127.0.0.1", "::1", "localhost") or host.endswith(".localhost"):
+        host = "localhost"
+    try:
+        port = parts.port
+    except ValueError:
+        return host, None
+    if port is None:
+        port = {"http": 80, "https": 443}.get(parts.scheme)
+    return host, port
+
+
+def matching_preset(base_url: str) -> ProviderConfig | None:
+    """The built-in provider serving at ``base_url``'s host and port, if any.
+
+    The port counts (443/80 when the URL names none): ``http://localhost:8081`` is not Ollama
+    just because Ollama is also on localhost.
+    """
+    wanted = _host_port(base_url)
+    return next((p for p in BUILTIN_PROVIDERS.values() if _host_port(p.base_url) == wanted), None)
+
+
+def _with_protocol_details(config: ProviderConfig) -> ProviderConfig:
+    """``config`` with the protocol details of the preset at its host and port, else the
+    generic ones: ``max_tokens``, a Responses API that keeps responses (see ``presets``)."""
+    preset = matching_preset(config.base_url)
+    return replace(
+        config,
+        max_tokens_param=preset.max_tokens_param if preset else GENERIC_MAX_TOKENS_PARAM,
+        supports_responses=preset.supports_responses if preset else True,
+        stateful_responses=preset.stateful_responses if preset else True,
+    )
+
+
 def custom_provider(name: str, base_url: str, *, label: str | None = None) -> ProviderConfig:
     """A user-defined OpenAI-compatible provider.
 
     It needs a key only once the settings name one (``api_key`` or ``api_key_env``): a server
     the user set up without a key is called without one, and its own 401 says if that is wrong.
+    A URL on a built-in provider's host and port inherits that preset's protocol details.
     """
     url = validate_base_url(base_url)
-    return ProviderConfig(
-        name=name,
-        label=label or name,
-        base_url=url,
-        requires_key=False,
-        local=is_local_host(url),
+    return _with_protocol_details(
+        ProviderConfig(
+            name=name,
+            label=label or name,
+            base_url=url,
+            requires_key=False,
+            local=is_local_host(url),
+        )
     )
 
 
@@ -178,26 +221,23 @@ def adhoc_provider(
 ) -> ProviderConfig:
     """The provider behind ``--base-url``; its key is ``TUI_CHAT_API_KEY``.
 
-    A URL on a built-in provider's host inherits that preset's protocol details (and may use
-    its key variable as a fallback, see ``resolve_api_key``). Raises ``ValueError`` for a URL
-    that is not http(s).
+    A URL on a built-in provider's host and port inherits that preset's protocol details (and
+    may use its key variable as a fallback, see ``resolve_api_key``); any other URL gets the
+    generic ones (``max_tokens``, Responses assumed, stored responses assumed). Raises
+    ``ValueError`` for a URL that is not http(s).
     """
     url = validate_base_url(base_url)
     host = urlsplit(url).hostname
-    preset = next(
-        (p for p in BUILTIN_PROVIDERS.values() if urlsplit(p.base_url).hostname == host), None
-    )
     local = is_local_host(url)
-    config = ProviderConfig(
-        name=name,
-        label=label or host or name,
-        base_url=url,
-        api_key_env=ADHOC_KEY_ENV,
-        requires_key=not local,
-        local=local,
-        max_tokens_param=preset.max_tokens_param if preset else "max_completion_tokens",
-        supports_responses=preset.supports_responses if preset else True,
-        stateful_responses=preset.stateful_responses if preset else True,
+    config = _with_protocol_details(
+        ProviderConfig(
+            name=name,
+            label=label or host or name,
+            base_url=url,
+            api_key_env=ADHOC_KEY_ENV,
+            requires_key=not local,
+            local=local,
+        )
     )
     if supports_responses is not None:
         config = replace(config, supports_responses=supports_responses)
@@ -283,6 +323,38 @@ class ModelCatalog:
         """Register (or replace) a provider, e.g. the ad-hoc ``--base-url`` one."""
         self._providers[config.name] = config
         self._live.pop(config.name, None)
+
+    def apply_facts(self, facts: Mapping[str, Mapping[str, Any]]) -> None:
+        """Use what was learned about providers' servers (``tui-chat doctor``, a 404 on
+        ``/responses``): ``responses``, ``stateful_responses`` and ``max_tokens_param``.
+
+        Facts recorded for another base URL (the ``custom`` provider of an earlier
+        ``--base-url``) are ignored, and a value the settings file gives for the provider
+        (``supports_responses``, ``max_tokens_param``) wins over a learned one. Unknown
+        providers and keys are skipped; live model lists are kept.
+        """
+        for name, known in facts.items():
+            config = self._providers.get(name)
+            if config is None or not isinstance(known, Mapping):
+                continue
+            learned_at = known.get("base_url")
+            if isinstance(learned_at, str) and learned_at.rstrip("/") != config.base_url:
+                continue
+            section = self.settings.provider(name)
+            changes: dict[str, Any] = {}
+            responses = known.get("responses")
+            if isinstance(responses, bool) and (
+                section is None or section.supports_responses is None
+            ):
+                changes["supports_responses"] = responses
+            stateful = known.get("stateful_responses")
+            if isinstance(stateful, bool):
+                changes["stateful_responses"] = stateful
+            param = known.get("max_tokens_param")
+            if param in MAX_TOKENS_PARAMS and (section is None or not section.max_tokens_param):
+                changes["max_tokens_param"] = param
+            if changes:
+                self._providers[name] = replace(config, **changes)
 
     def providers(self) -> list[ProviderConfig]:
         """Every provider: built-in ones in preset order, then custom ones."""

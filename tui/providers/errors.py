@@ -119,6 +119,27 @@ class EndpointNotSupportedError(ProviderError):
         return f"Switch this conversation to the {name} API."
 
 
+class NoResponsesApiError(EndpointNotSupportedError):
+    """The server has no ``/responses`` at all (404 or 405 there): llama.cpp, older servers.
+
+    Under ``api = auto`` the engine answers over Chat Completions instead and remembers it;
+    this error reaches the user only when the Responses API was asked for explicitly.
+    """
+
+    default_message = "This server has no Responses API"
+
+    def __init__(self, message: str | None = None, **kw: object) -> None:
+        super().__init__(message, use="chat", **kw)
+        if message is None:
+            where = f" ({self.status} on /responses)" if self.status else ""
+            self.message = f"{self.default_message}{where}."
+            self.args = (self.message,)
+
+    @property
+    def hint(self) -> str:
+        return "Choose Chat Completions or auto as the API (on the command line: --api chat)."
+
+
 class PreviousResponseNotFoundError(ProviderError):
     """The server no longer has the response we chained from; the engine resends the path."""
 
@@ -376,11 +397,9 @@ def _classify(
         return RateLimitError(retry_after=parse_retry_after(headers), **common)
     if tag in _FILTER_CODES:
         return ContentFilterError(**common)
+    if status in (404, 405) and api == "responses":
+        return NoResponsesApiError(**common)
     if status == 404:
-        if api == "responses":
-            return EndpointNotSupportedError(
-                "This provider does not offer the Responses API.", use="chat", **common
-            )
         return EndpointNotFoundError(**common)
     if status is not None and 300 <= status < 400:
         location = headers.get("location") if headers else None

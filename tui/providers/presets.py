@@ -13,6 +13,10 @@ Local servers, as of their 2026 releases:
 - llama.cpp's ``llama-server`` gained a stateless ``/v1/responses`` (its server tests cover it);
   older builds answer 404 there, which a user fixes with ``supports_responses = false``.
 - They all take ``max_tokens`` on Chat Completions; several reject or ignore the newer name.
+
+A base URL is matched to a preset by host and port (``catalog.matching_preset``): only
+``localhost:11434`` is Ollama; a server on another local port gets ``GENERIC_MAX_TOKENS_PARAM``
+and assumes stored responses until ``tui-chat doctor`` or a 404 on ``/responses`` says otherwise.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ from tui.domain import ApiKind, ModelInfo, ProviderConfig
 
 BOTH = frozenset({ApiKind.CHAT, ApiKind.RESPONSES})
 RESPONSES_ONLY = frozenset({ApiKind.RESPONSES})
+
+GENERIC_MAX_TOKENS_PARAM = "max_tokens"
+"""The Chat Completions token-limit field for servers that match no preset: llama.cpp, vLLM and
+most compatible servers ignore ``max_completion_tokens``; only OpenAI requires the newer name."""
 
 DEMO_BASE_URL = "http://demo.invalid/v1"
 """``.invalid`` is reserved (RFC 2606): it can never resolve, so nothing leaves the machine."""
@@ -35,6 +43,7 @@ BUILTIN_PROVIDERS: dict[str, ProviderConfig] = {
             label="OpenAI",
             base_url="https://api.openai.com/v1",
             api_key_env="OPENAI_API_KEY",
+            max_tokens_param="max_completion_tokens",
         ),
         ProviderConfig(
             name="aimlapi",
@@ -48,6 +57,7 @@ BUILTIN_PROVIDERS: dict[str, ProviderConfig] = {
             label="GMI Cloud",
             base_url="https://api.gmi-serving.com/v1",
             api_key_env="GMI_API_KEY",
+            max_tokens_param="max_completion_tokens",
         ),
         ProviderConfig(
             name="ollama",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import aclosing
-from typing import Protocol
+from dataclasses import replace
+from typing import Any, Protocol, runtime_checkable
 
 from tui.domain import (
     ApiKind,
+    ApiMode,
     ChatRequest,
     Citation,
     Failed,
@@ -25,6 +27,7 @@ from tui.domain import (
 )
 from tui.providers.errors import (
     MalformedResponseError,
+    NoResponsesApiError,
     PreviousResponseNotFoundError,
     ProviderError,
 )
@@ -50,6 +53,13 @@ class ReplyHost(Protocol):
     repository: ConversationRepository
     clock: Callable[[], float]
     flush_interval: float
+
+
+@runtime_checkable
+class FactLearner(Protocol):
+    """A router that can be told what a provider's server lacks (the provider registry)."""
+
+    def learn(self, name: str, facts: Mapping[str, Any]) -> dict[str, Any]: ...
 
 
 class ReplyStream:
@@ -87,6 +97,8 @@ class ReplyStream:
         self.response_id: str | None = None
         self.model_name: str | None = None
         self.usage: Usage | None = None
+        self._learn_on_answer = False
+        """Set once the turn fell back to Chat: record that fact when Chat answers."""
 
     @property
     def text(self) -> str:
@@ -107,6 +119,8 @@ class ReplyStream:
                             outcome = event  # type: ignore[assignment]
                             break
                         if self.message is None:
+                            if self._learn_on_answer:
+                                await self._learn_no_responses()
                             await self._create_row()
                             assert self.message is not None
                             yield ReplyStarted(self.message)
@@ -145,6 +159,13 @@ class ReplyStream:
                         self.request.previous_response_id,
                     )
                     request, self.fallback, outcome = self.fallback, None, None
+                elif self._should_use_chat(outcome):
+                    log.info(
+                        "%s has no Responses API; answering over Chat Completions",
+                        self.route.config.name,
+                    )
+                    request, outcome = self._use_chat(), None
+                    yield self.chosen
         except (asyncio.CancelledError, GeneratorExit):
             await asyncio.shield(self._finish(MessageStatus.CANCELLED, None))
             raise
@@ -176,6 +197,41 @@ class ReplyStream:
             and self.fallback is not None
             and self.message is None
         )
+
+    def _should_use_chat(self, outcome: Finished | Failed | None) -> bool:
+        """``auto`` met a server without ``/responses`` before anything of the reply exists."""
+        return (
+            isinstance(outcome, Failed)
+            and isinstance(outcome.error, NoResponsesApiError)
+            and self.route.api is ApiKind.RESPONSES
+            and self.route.api_mode is ApiMode.AUTO
+            and ApiKind.CHAT in self.route.model.endpoints
+            and self.message is None
+            and not self._learn_on_answer
+        )
+
+    def _use_chat(self) -> ChatRequest:
+        """Switch this reply to Chat Completions; the request carries the whole path."""
+        request = replace(self.fallback or self.request, previous_response_id=None)
+        self.fallback = None
+        self.route = replace(self.route, api=ApiKind.CHAT)
+        self.chosen = RouteChosen(self.route.config.name, self.route.model.id, ApiKind.CHAT)
+        self._learn_on_answer = True
+        return request
+
+    async def _learn_no_responses(self) -> None:
+        """Chat answered where Responses was missing: route this provider to Chat from now on
+        (in memory, and in the store for the next start)."""
+        self._learn_on_answer = False
+        name = self.route.config.name
+        facts: dict[str, Any] = {"responses": False, "base_url": self.route.config.base_url}
+        router = getattr(self.service, "router", None)
+        if isinstance(router, FactLearner):
+            facts = router.learn(name, facts)
+        try:
+            await self.repository.save_provider_facts(name, facts)
+        except Exception:  # the fallback still works this run; only the memory of it is lost
+            log.warning("could not store what was learned about %s", name, exc_info=True)
 
     async def _create_row(self) -> None:
         self.message = await self.repository.add_message(

@@ -7,7 +7,7 @@ It is also the engine's router: a provider name, a model id and an API mode beco
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tui.config.settings import Settings
 from tui.domain import ApiMode, ModelInfo, ProviderConfig
@@ -36,14 +36,18 @@ class ProviderRegistry:
         env: Mapping[str, str],
         catalog: ModelCatalog | None = None,
         keys: Mapping[str, str] | None = None,
+        facts: dict[str, dict[str, Any]] | None = None,
     ) -> None:
-        """``keys`` holds keys given for this run only (``--api-key``), by provider name."""
+        """``keys`` holds keys given for this run only (``--api-key``), by provider name;
+        ``facts`` what is known about providers' servers (already applied to ``catalog``)."""
         self.settings = settings
         self.client = client
         self.env = env
         self.catalog = catalog or ModelCatalog(settings)
         self.keys: dict[str, str] = dict(keys or {})
         """Keys given for this run only, by provider name."""
+        self.facts: dict[str, dict[str, Any]] = facts if facts is not None else {}
+        """What was learned about each provider's server (shared with ``Services``)."""
         self._providers: dict[str, OpenAICompatibleProvider] = {}
 
     def names(self) -> list[str]:
@@ -73,6 +77,24 @@ class ProviderRegistry:
             self._providers[name] = provider
         return provider
 
+    def learn(self, name: str, facts: Mapping[str, Any]) -> dict[str, Any]:
+        """Remember ``facts`` about ``name``'s server for this run; later routes follow them.
+
+        Returns what the caller should persist (``save_provider_facts`` merges it into the
+        stored record) so the next start knows too: facts learned at another ``base_url`` (an
+        earlier ``--base-url``) are cleared rather than merged with the new ones.
+        """
+        self.config(name)
+        known = self.facts.get(name, {})
+        update = dict(facts)
+        if "base_url" in facts and known.get("base_url") not in (None, facts["base_url"]):
+            update = {**{key: None for key in known}, **update}
+        merged = {key: value for key, value in {**known, **update}.items() if value is not None}
+        self.facts[name] = merged
+        self.catalog.apply_facts({name: merged})
+        self._providers.pop(name, None)  # rebuilt with the new config on next use
+        return update
+
     def models(self, name: str) -> list[ModelInfo]:
         self.config(name)
         return self.catalog.models(name)
@@ -95,4 +117,5 @@ class ProviderRegistry:
                 "lists what it serves; -m picks one on the command line)."
             )
         info = self.catalog.model_info(name, model_id)
-        return Route(self.provider(name), config, info, endpoint_for(info, config, api_mode))
+        api = endpoint_for(info, config, api_mode)
+        return Route(self.provider(name), config, info, api, api_mode)

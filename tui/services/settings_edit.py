@@ -11,12 +11,12 @@ import asyncio
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tui.config.settings import MAX_TOKENS_PARAMS, ProviderSettings, Secret, Settings, save_settings
 from tui.domain import ProviderConfig
-from tui.providers.catalog import ADHOC_PROVIDER, validate_base_url
+from tui.providers.catalog import ADHOC_PROVIDER, custom_provider, validate_base_url
 from tui.providers.keys import find_api_key
 from tui.providers.presets import BUILTIN_PROVIDERS
 
@@ -203,7 +203,8 @@ def edited_provider(
         raise ValueError(f"The custom provider {edit.name} needs a base URL.")
     if edit.max_tokens_param not in MAX_TOKENS_PARAMS:
         raise ValueError("The token limit field must be max_completion_tokens or max_tokens.")
-    baseline = preset or ProviderConfig(name=edit.name, label=edit.name, base_url="")
+    # A custom provider's defaults depend on its URL (max_tokens unless it is OpenAI's host).
+    baseline = preset or replace(custom_provider(edit.name, edit.base_url or ""), base_url="")
     if edit.new_key:
         api_key: Secret | None = edit.new_key
     elif edit.remove_key:
@@ -217,7 +218,10 @@ def edited_provider(
         api_key=api_key,
         api_key_env=edit.api_key_env if edit.api_key_env != baseline.api_key_env else None,
         max_tokens_param=(
-            edit.max_tokens_param if edit.max_tokens_param != baseline.max_tokens_param else None
+            edit.max_tokens_param
+            if edit.max_tokens_param != baseline.max_tokens_param
+            or (previous is not None and previous.max_tokens_param)
+            else None
         ),
         supports_responses=(
             edit.supports_responses
