@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -62,7 +63,14 @@ class TuiApp(App[None]):
         Binding(
             "ctrl+o", "open_conversations", "Chats", priority=True, id="app.open_conversations"
         ),
-        Binding("ctrl+n", "new_chat", "New chat", id="app.new_chat"),
+        Binding("ctrl+n", "new_chat", "New", tooltip="Start a new chat", id="app.new_chat"),
+        Binding(
+            "ctrl+t",
+            "switch_model",
+            "Model",
+            tooltip="Choose the model (and API) of this conversation",
+            id="app.switch_model",
+        ),
         Binding("ctrl+s", "open_settings", "Settings", show=False, id="app.open_settings"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
@@ -270,8 +278,28 @@ class TuiApp(App[None]):
         else:
             self.action_show_help_panel()
 
-    def action_open_settings(self) -> None:
-        self.conversation_screen.open_settings()
+    def action_open_settings(self, tab: str = "providers") -> None:
+        self.conversation_screen.open_settings(tab=tab)
+
+    def action_switch_model(self) -> None:
+        """The model picker: for the conversation highlighted in the list, else the open one
+        (or the next new chat)."""
+        screen = self.screen
+        chat = self.conversation_screen
+        if isinstance(screen, ConversationsScreen):
+            current = screen.listing.current
+            chat.pick_model(current.id if current is not None else None)
+        elif screen is chat:
+            chat.pick_model(chat.conversation_id)
+
+    def _on_chat(self, action: Callable[[], object]) -> Callable[[], object]:
+        """``action`` on the conversation screen, brought to the front first."""
+
+        def run() -> object:
+            self._back_to_base()
+            return action()
+
+        return run
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -281,9 +309,67 @@ class TuiApp(App[None]):
             "Browse and search the saved conversations (Ctrl+O)",
             self.action_open_conversations,
         )
-        yield SystemCommand(
-            "Settings", "Keys, providers, defaults (Ctrl+S)", self.action_open_settings
-        )
+        chat = self.conversation_screen
+        for title, help_text, callback in (
+            (
+                "Switch model…",
+                "Choose the model and API of this conversation (Ctrl+T)",
+                self.action_switch_model,
+            ),
+            (
+                "Chat settings…",
+                "This conversation's API, reasoning effort, verbosity, temperature, output "
+                "limit and system prompt (Ctrl+G)",
+                self._on_chat(chat.action_chat_settings),
+            ),
+            (
+                "System prompt…",
+                "Edit the system prompt (developer message) of this conversation",
+                self._on_chat(chat.action_chat_settings),
+            ),
+            ("Settings", "Keys, providers, defaults (Ctrl+S)", self.action_open_settings),
+            (
+                "Settings: providers and keys",
+                "API keys, base URLs, custom providers",
+                partial(self.action_open_settings, "providers"),
+            ),
+            (
+                "Settings: defaults for new chats",
+                "Model, API, reasoning effort, limits and system prompt of new conversations",
+                partial(self.action_open_settings, "defaults"),
+            ),
+            (
+                "Settings: appearance",
+                "The theme, saved for next time",
+                partial(self.action_open_settings, "appearance"),
+            ),
+            (
+                "Toggle reasoning display",
+                "Show every reply's reasoning open, or folded away",
+                self._on_chat(chat.action_toggle_reasoning),
+            ),
+            (
+                "Copy last reply",
+                "Copy the last answer to the clipboard (Ctrl+Y)",
+                self._on_chat(chat.action_copy_last),
+            ),
+        ):
+            yield SystemCommand(title, help_text, callback)
+        if not isinstance(screen, ConversationsScreen):
+            for title, help_text, callback in (
+                ("Rename conversation", "Give this conversation a new title", chat.action_rename),
+                (
+                    "Archive or restore conversation",
+                    "Hide this conversation in the archive, or bring it back",
+                    chat.action_archive,
+                ),
+                (
+                    "Export conversation",
+                    "Write this conversation to a Markdown or JSON file",
+                    chat.action_export,
+                ),
+            ):
+                yield SystemCommand(title, help_text, self._on_chat(callback))
 
         if isinstance(screen, ConversationsScreen):
             for title, help_text, action in (

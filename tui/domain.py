@@ -313,6 +313,32 @@ class Conversation:
     """The start of the latest message, kept on the row so the list never loads bodies."""
 
 
+CHAT_PARAMS = ("reasoning_effort", "verbosity", "temperature", "max_output_tokens")
+"""The per-conversation settings kept in ``Conversation.params``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    """What a conversation's next turn uses; ``None`` leaves a value to the provider.
+
+    Stored on the conversation (provider, model, API mode and system prompt in columns, the rest
+    in ``params``) and exported with it, so a new default never changes an existing thread.
+    """
+
+    provider: str | None = None
+    model: str | None = None
+    api_mode: ApiMode = ApiMode.AUTO
+    reasoning_effort: str | None = None
+    verbosity: str | None = None
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    system_prompt: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        """The ``params`` part, every key present (``None`` included, so it is pinned)."""
+        return {name: getattr(self, name) for name in CHAT_PARAMS}
+
+
 @dataclass(frozen=True, slots=True)
 class SearchHit:
     conversation: Conversation

@@ -7,6 +7,7 @@ from textual.app import App
 from textual.widgets import Markdown
 from textual.widgets._markdown import MarkdownBullet, MarkdownParagraph
 
+from tests.ui.conftest import wait_for
 from tests.ui.hosts import Host, screen_lines, settle
 from tui.widgets._lists import CompactBulletList, CompactOrderedList
 from tui.widgets.streaming_markdown import StreamingMarkdown
@@ -103,18 +104,23 @@ async def test_a_streamed_list_grows_in_place() -> None:
     markdown = StreamingMarkdown()
     app = Host(markdown)
     async with app.run_test(size=(60, 30)) as pilot:
+
+        def items() -> list[str]:
+            found = markdown.query(CompactOrderedList)
+            if not found:
+                return []
+            return [p._content.plain for p in found.first().query(MarkdownParagraph)]
+
         markdown.append("Steps:\n\n1. first step\n2. second")
-        await pilot.pause(0.05)
+        await wait_for(lambda: items() == ["first step", "second"])
         numbers = markdown.query_one(CompactOrderedList)
         first_row = numbers.children[:2]
         markdown.append(" step, longer now\n3. third")
-        await pilot.pause(0.05)
+        await wait_for(lambda: items() == ["first step", "second step, longer now", "third"])
         # While it streams, the open list is updated in place: the finished item keeps its
         # bullet and paragraph, the growing one gets its new text.
         assert markdown.query_one(CompactOrderedList) is numbers
         assert numbers.children[:2] == first_row
-        growing = [paragraph._content.plain for paragraph in numbers.query(MarkdownParagraph)]
-        assert growing == ["first step", "second step, longer now", "third"]
         markdown.append(" step\n")
         await markdown.finish()
         await markdown.confirmed()

@@ -436,3 +436,21 @@ async def test_a_slow_server_never_holds_back_the_message_just_sent(
         assert "Stop" not in footer_keys()
         path = await stored_path(app)
         assert [message.content for message in path][:1] == ["still there?"]
+
+
+async def test_text_and_enter_arriving_in_one_read_are_sent(app_factory: AppFactory) -> None:
+    """A terminal delivers fast typing (or a pasted line with its Enter) as one read: the
+    Enter must see the text typed before it."""
+    from textual import events
+
+    app = app_factory()
+    async with app.run_test(size=SIZE):
+        await idle(app)
+        app.screen.query_one(PromptInput).focus()
+        for char in "quick":
+            app.post_message(events.Key(char, char))
+        app.post_message(events.Key("enter", "\r"))
+        await wait_for(lambda: len(views(app)) == 2)
+        await idle(app)
+        assert views(app)[0].message.content == "quick"
+        assert app.screen.query_one(PromptInput).text == ""

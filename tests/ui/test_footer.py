@@ -17,9 +17,19 @@ from tui.widgets.prompt_input import PromptInput
 
 LOOP_ENV = {"LOOP_KEY": TEST_KEY}
 CODE_ANSWER = "Use a slice:\n\n```python\nprint([1, 2, 3][::-1])\n```\n"
-APP_KEYS = ["^q Quit", "^o Chats", "^n New chat", "^p palette"]
-FOCUSED_ANSWER = ["c Copy", "[ ] y Code", "r Retry", "← → Branch", *APP_KEYS]
-"""A focused answer with a code block and a second branch: its keys, then the app's."""
+FOCUSED = ["c Copy", "[ ] y Code", "r Retry", "← → Branch"]
+"""A focused answer with a code block and a second branch: its own keys."""
+
+
+def keys(own: list[str], *, out: int = 0) -> list[str]:
+    """What the footer shows: ``own`` keys, then Chat settings and the app's keys; ``out`` of
+    the spare ones (Chat settings, New, Model, in that order) are left out for the rest to fit,
+    and F1 for the keys panel takes their place."""
+    screen = ["f1 Keys"] if out else ["^g Chat settings"]
+    app = ["^q Quit", "^o Chats"]
+    app += [] if out >= 2 else ["^n New"]
+    app += [] if out >= 3 else ["^t Model"]
+    return [*own, *screen, *app, "^p palette"]
 
 
 async def shown(pilot: Pilot[None]) -> list[str]:
@@ -51,7 +61,7 @@ async def test_a_focused_answer_shows_its_keys_and_the_apps_whole(
         await idle(app)
         await answer_with_two_branches(pilot)
         await pilot.press("ctrl+l")
-        assert await shown(pilot) == FOCUSED_ANSWER
+        assert await shown(pilot) == keys(FOCUSED, out=3 if width == 80 else 0)
         # Packed on a narrow terminal, spaced out on a wide one.
         assert app.screen.query_one(Footer).compact is (width < 100)
 
@@ -70,37 +80,37 @@ async def test_every_state_fits_packed_at_80_columns_and_spaced_out_at_100(
         await idle(app)
         screen = screen_of(app)
         assert app.screen.query_one(Footer).compact is (width < 100)
-        assert await shown(pilot) == ["⏎ Send", "^f Attach", *APP_KEYS]
+        narrow = width == 80
+        focused = keys(FOCUSED, out=3 if narrow else 1)
+        assert await shown(pilot) == keys(["⏎ Send", "^f Attach"])
         await answer_with_two_branches(pilot)
-        assert await shown(pilot) == ["⏎ Send", "^r Retry", "^f Attach", *APP_KEYS]
+        assert await shown(pilot) == keys(["⏎ Send", "^r Retry", "^f Attach"], out=narrow)
 
         await pilot.press("ctrl+l")
-        assert await shown(pilot) == FOCUSED_ANSWER
+        assert await shown(pilot) == focused
         await pilot.press("shift+tab")  # your question: no code, no other branch
-        assert await shown(pilot) == ["c Copy", "e Edit", "^r Retry", *APP_KEYS]
+        assert await shown(pilot) == keys(["c Copy", "e Edit", "^r Retry"], out=narrow)
 
         await pilot.press("e")  # editing it, back in the prompt
         assert isinstance(app.focused, PromptInput)
-        assert await shown(pilot) == [
-            "⏎ Send",
-            "esc Cancel",
-            "^r Retry",
-            "^f Attach",
-            *APP_KEYS,
-        ]
+        assert await shown(pilot) == keys(
+            ["⏎ Send", "esc Cancel", "^r Retry", "^f Attach"], out=3 if narrow else 1
+        )
         await pilot.press("ctrl+l")  # still editing: Esc cancels from here too, unlisted
-        assert await shown(pilot) == FOCUSED_ANSWER
+        assert await shown(pilot) == focused
         await pilot.press("escape")
         assert screen.editing is None
 
         await type_and_send(pilot, "And in place?")
         await wait_for(lambda: screen.streaming and len(views(app)) == 4)
-        assert await shown(pilot) == ["⏎ Send", "esc Stop", "^f Attach", *APP_KEYS]
+        assert await shown(pilot) == keys(["⏎ Send", "esc Stop", "^f Attach"], out=narrow)
         views(app)[1].focus()  # an earlier answer: no Retry or branch switch while streaming
-        assert await shown(pilot) == ["c Copy", "[ ] y Code", "esc Stop", *APP_KEYS]
+        assert await shown(pilot) == keys(
+            ["c Copy", "[ ] y Code", "esc Stop"], out=2 if narrow else 0
+        )
         await pilot.press("escape")
         await idle(app)
-        assert await shown(pilot) == FOCUSED_ANSWER
+        assert await shown(pilot) == focused
 
 
 async def test_the_footer_packs_its_keys_when_the_terminal_narrows(
@@ -112,15 +122,15 @@ async def test_the_footer_packs_its_keys_when_the_terminal_narrows(
         await idle(app)
         await answer_with_two_branches(pilot)
         await pilot.press("ctrl+l")
-        assert await shown(pilot) == FOCUSED_ANSWER
+        assert await shown(pilot) == keys(FOCUSED)
         footer = app.screen.query_one(Footer)
         assert not footer.compact
         await pilot.resize_terminal(80, 24)
         await wait_for(lambda: footer.compact)
-        assert await shown(pilot) == FOCUSED_ANSWER
+        assert await shown(pilot) == keys(FOCUSED, out=3)
         await pilot.resize_terminal(100, 24)
         await wait_for(lambda: not footer.compact)
-        assert await shown(pilot) == FOCUSED_ANSWER
+        assert await shown(pilot) == keys(FOCUSED, out=1)
 
 
 async def test_keys_left_out_on_a_message_still_work_there(
@@ -154,10 +164,10 @@ async def test_a_focused_reply_offers_the_code_keys_as_its_first_code_block_stre
         reply = views(app)[1]
         reply.focus()
         assert "```" not in reply.text  # the demo answer starts with prose
-        assert await shown(pilot) == ["c Copy", "esc Stop", *APP_KEYS]
+        assert await shown(pilot) == keys(["c Copy", "esc Stop"])
         await wait_for(lambda: bool(reply.code_blocks), timeout=20)
         assert screen_of(app).streaming  # still streaming
-        assert await shown(pilot) == ["c Copy", "[ ] y Code", "esc Stop", *APP_KEYS]
+        assert await shown(pilot) == keys(["c Copy", "[ ] y Code", "esc Stop"])
         await pilot.press("escape")
         await idle(app)
 
@@ -181,9 +191,9 @@ async def test_keys_that_changed_behind_the_list_show_on_coming_back(
         await wait_for(lambda: not screen.streaming)  # the reply ends behind the list
         await pilot.press("escape")  # (the search is empty: back to the conversation)
         await wait_for(lambda: app.screen is screen)
-        keys = await shown(pilot)
-        assert "esc Stop" not in keys
-        assert keys == ["⏎ Send", "^r Retry", "^f Attach", *APP_KEYS]
+        shown_keys = await shown(pilot)
+        assert "esc Stop" not in shown_keys
+        assert shown_keys == keys(["⏎ Send", "^r Retry", "^f Attach"], out=1)
 
 
 async def test_the_footer_is_not_rebuilt_when_its_keys_stay_the_same(
@@ -197,7 +207,7 @@ async def test_the_footer_is_not_rebuilt_when_its_keys_stay_the_same(
         await idle(app)
         await send_and_wait(pilot, "Hello")
         screen = app.screen
-        keys = await shown(pilot)
+        before = await shown(pilot)
         footer = screen.query_one(Footer)
         drawn = list(footer.children)
         for _ in range(2):  # to the list and back, twice: the same keys, the same widgets
@@ -206,5 +216,5 @@ async def test_the_footer_is_not_rebuilt_when_its_keys_stay_the_same(
             await shown(pilot)
             await pilot.press("escape")
             await wait_for(lambda: app.screen is screen)
-        assert await shown(pilot) == keys
+        assert await shown(pilot) == before
         assert list(footer.children) == drawn

@@ -95,6 +95,9 @@ class ProviderSettings:
     """Extra model ids to list for this provider."""
 
 
+VERBOSITY_LEVELS = ("low", "medium", "high")
+
+
 @dataclass(frozen=True)
 class Defaults:
     provider: str | None = None
@@ -102,6 +105,7 @@ class Defaults:
     model: str | None = None
     api_mode: ApiMode = ApiMode.AUTO
     reasoning_effort: str | None = None
+    verbosity: str | None = None
     reasoning_summary: str | None = "auto"
     temperature: float | None = None
     max_output_tokens: int | None = None
@@ -140,11 +144,24 @@ def _parse_defaults(data: Any, problems: list[str]) -> Defaults:
         problems.append("[defaults] must be a table; ignored.")
         return Defaults()
     text_values: dict[str, Any] = {}
-    for key in ("provider", "model", "reasoning_effort", "reasoning_summary", "system_prompt"):
+    for key in (
+        "provider",
+        "model",
+        "reasoning_effort",
+        "verbosity",
+        "reasoning_summary",
+        "system_prompt",
+    ):
         if key in data:
             value = _as_str(data[key], f"defaults.{key}", problems)
             if value is not None:
                 text_values[key] = value
+    verbosity = text_values.get("verbosity")
+    if verbosity is not None and verbosity not in VERBOSITY_LEVELS:
+        problems.append(
+            f"defaults.verbosity must be one of {', '.join(VERBOSITY_LEVELS)}; got {verbosity!r}."
+        )
+        del text_values["verbosity"]
     out = Defaults(**text_values)
     if "api_mode" in data:
         mode = data["api_mode"]
@@ -283,6 +300,7 @@ def settings_to_toml(settings: Settings) -> dict[str, Any]:
         "provider",
         "model",
         "reasoning_effort",
+        "verbosity",
         "reasoning_summary",
         "temperature",
         "max_output_tokens",

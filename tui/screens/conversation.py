@@ -10,12 +10,14 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Header, Input, Static
@@ -23,13 +25,16 @@ from textual.widgets import Header, Input, Static
 from tui.domain import (
     ApiMode,
     Attachment,
+    ChatSettings,
     Citation,
+    Conversation,
     Message,
     ReasoningDelta,
     Role,
     TextDelta,
     Usage,
 )
+from tui.services.history import inert
 from tui.services.turns import (
     ReplyFinished,
     ReplyStarted,
@@ -57,6 +62,9 @@ STATUS_INTERVAL = 0.1
 UI_HEAD_START = 0.05
 """Seconds the engine gets to send a request before the screen draws what the send changed."""
 ROOMY_FOOTER_WIDTH = 100
+SPARE_KEYS = ("ctrl+g", "ctrl+n", "ctrl+t")
+"""App keys a narrow footer leaves out first when a focused message brings its own keys (the
+keys panel, F1, and the palette list them all)."""
 """From this many columns the footer spaces its keys out; narrower, it packs them (compact)."""
 
 
@@ -87,9 +95,17 @@ class ConversationScreen(Screen[None]):
         ),
         Binding("ctrl+f", "attach", "Attach", id="conversation.attach"),
         Binding(
+            "ctrl+g",
+            "chat_settings",
+            "Chat settings",
+            tooltip="This conversation's API, reasoning effort, limits and system prompt",
+            id="conversation.chat_settings",
+        ),
+        Binding(
             "ctrl+y", "copy_last", "Copy reply", show=False, priority=True, id="conversation.copy"
         ),
         Binding("ctrl+l", "focus_log", "Messages", show=False, id="conversation.focus_log"),
+        Binding("f1", "app.toggle_keys", "Keys", id="conversation.keys"),
         Binding("pageup", "scroll_log(-1)", "Page up", show=False, priority=True),
         Binding("pagedown", "scroll_log(1)", "Page down", show=False, priority=True),
     ]
@@ -112,6 +128,13 @@ class ConversationScreen(Screen[None]):
         self.editing: Message | None = None
         """The user message being edited: the next send replaces it with a new branch."""
         self._stream_view: View | None = None
+        self._path_purpose = "attach"
+        """What the path field is for: ``attach`` or ``export``."""
+        self.conversation: Conversation | None = None
+        """The open conversation as last read (its settings); None on a new chat."""
+        self.new_chat_settings: ChatSettings | None = None
+        """What the next new chat uses when chosen here (picker, chat settings); None: the
+        defaults."""
 
     # ------------------------------------------------------------------ layout
 
@@ -129,7 +152,12 @@ class ConversationScreen(Screen[None]):
                 placeholder="Message: Enter sends, Ctrl+J new line, ↑ edits your last message",
             )
         yield StatusBar(id="status")
-        yield KeysFooter(roomy=ROOMY_FOOTER_WIDTH, width=self.app.size.width)
+        yield KeysFooter(
+            roomy=ROOMY_FOOTER_WIDTH,
+            width=self.app.size.width,
+            spare=SPARE_KEYS,
+            panel_key="f1",
+        )
 
     def on_mount(self) -> None:
         self.query_one(PathInput).display = False
@@ -196,7 +224,8 @@ class ConversationScreen(Screen[None]):
             self.prompt.focus()
             if thread is None:
                 self.title, self.sub_title = "tui-chat", "New chat"
-                self.status.show_route(*self._route_names(services, None))
+                self.conversation = None
+                self.show_next_turn(services)
                 await self.log_widget.set_messages([])
                 self._show_empty_state(services)
                 return
@@ -204,9 +233,8 @@ class ConversationScreen(Screen[None]):
             self.title, self.sub_title = "tui-chat", conversation.title
             await self.log_widget.set_messages(thread.path, thread.positions)
             self._show_empty_state(services)
-            self.status.show_route(
-                *self._route_names(services, conversation.provider, conversation)
-            )
+            self.conversation = conversation
+            self.show_next_turn(services)
             last = next((m for m in reversed(thread.path) if m.role is Role.ASSISTANT), None)
             if last is not None:
                 self.status.show_message(last)
@@ -223,26 +251,33 @@ class ConversationScreen(Screen[None]):
         if target is not None:
             target.focus(scroll_visible=False)
 
-    @staticmethod
-    def _route_names(
-        services: Services, provider: str | None, conversation: object | None = None
-    ) -> tuple[str, str, str]:
-        from tui.domain import Conversation
+    def current_settings(self, services: Services) -> ChatSettings:
+        """What the next turn here uses: the open conversation's settings, else the new
+        chat's."""
+        if self.conversation_id is not None and self.conversation is not None:
+            return services.chat.settings_for(self.conversation)
+        return self.new_chat_settings or services.chat.settings_for(None)
 
+    def show_next_turn(self, services: Services | None = None) -> None:
+        """The status line names what the next turn will use: provider, model, API, effort."""
+        from tui.providers.errors import ProviderError
+
+        services = services or self.handle.current
+        if services is None:
+            return
+        settings = self.current_settings(services)
         try:
-            if isinstance(conversation, Conversation):
-                route = services.chat.router.route(
-                    conversation.provider, conversation.model, conversation.api_mode
-                )
-            else:
-                route = services.chat.router.route(
-                    services.settings.defaults.provider,
-                    services.settings.defaults.model,
-                    services.settings.defaults.api_mode,
-                )
-        except Exception:  # an unusable default is reported when a message is sent
-            return provider or "?", "?", ""
-        return route.config.label, route.model.id, route.api.value
+            turn = services.chat.next_turn(settings)
+        except ProviderError:  # an unusable choice is reported when a message is sent
+            self.status.show_route(settings.provider or "?", settings.model or "?", "")
+            return
+        self.status.show_route(
+            turn.provider_label,
+            turn.model.id,
+            turn.api.value,
+            effort=turn.reasoning_effort,
+            reasoning=bool(turn.model.reasoning_efforts),
+        )
 
     def _title_landed(self, conversation_id: int, title: str) -> None:
         """A model-written title arrived for a conversation (maybe this one)."""
@@ -270,9 +305,12 @@ class ConversationScreen(Screen[None]):
             self.notify("Stop the reply first (Esc).", severity="warning")
             return
         self.conversation_id = None
+        self.conversation = None
+        self.new_chat_settings = None
         self._set_editing(None)
         self.sub_title = "New chat"
         self.status.clear_message()
+        self.show_next_turn()
         await self.log_widget.set_messages([])
         self._show_empty_state(self.handle.current)
         self.prompt.focus()
@@ -297,8 +335,11 @@ class ConversationScreen(Screen[None]):
             )
         else:
             conversation_id = self.conversation_id
+            settings = self.new_chat_settings if conversation_id is None else None
             self.run_turn(
-                lambda s: s.chat.send(conversation_id, text, attachments=attachments),
+                lambda s: s.chat.send(
+                    conversation_id, text, attachments=attachments, settings=settings
+                ),
                 clear_prompt=True,
             )
 
@@ -369,7 +410,10 @@ class ConversationScreen(Screen[None]):
                 if view is not None:
                     view.set_usage(event)
             elif isinstance(event, UserMessageSaved):
-                self.conversation_id = event.message.conversation_id
+                if self.conversation_id != event.message.conversation_id:
+                    self.conversation_id = event.message.conversation_id
+                    self.new_chat_settings = None  # now stored on the new conversation
+                    self.conversation = await history.get(self.conversation_id)
                 if clear_prompt:
                     self.prompt.clear()
                     self.attachments.clear()
@@ -379,8 +423,7 @@ class ConversationScreen(Screen[None]):
                     self._show_user_message(services, event.message, request_out)
                 )
             elif isinstance(event, RouteChosen):
-                route = services.registry.config(event.provider)
-                self.status.show_route(route.label, event.model, event.api.value)
+                await self._route_chosen(services, event)
             elif isinstance(event, ReplyStarted):
                 request_out.set()
                 if user_shown is not None:
@@ -405,6 +448,16 @@ class ConversationScreen(Screen[None]):
                 self.sub_title = event.title
             elif isinstance(event, Citation):
                 continue
+
+    async def _route_chosen(self, services: Services, event: RouteChosen) -> None:
+        """The engine chose (and stored) the route: show the conversation as it now is."""
+        if self.conversation_id is not None:
+            self.conversation = await services.history.get(self.conversation_id)
+        self.show_next_turn(services)
+        turn = self.status
+        if self.conversation is None:  # not stored (yet): show the route as chosen
+            label = services.registry.config(event.provider).label
+            turn.show_route(label, event.model, event.api.value)
 
     async def _show_user_message(
         self, services: Services, message: Message, request_out: asyncio.Event
@@ -441,6 +494,8 @@ class ConversationScreen(Screen[None]):
             self.open_settings(focus_provider=error.provider)
         elif error.action is Action.USE_RESPONSES and self.conversation_id is not None:
             await services.history.set_api_mode(self.conversation_id, ApiMode.RESPONSES)
+            self.conversation = await services.history.get(self.conversation_id)
+            self.show_next_turn(services)
             self.notify(
                 "This conversation now uses the Responses API: Ctrl+R answers again.",
                 title="Switched API",
@@ -601,7 +656,9 @@ class ConversationScreen(Screen[None]):
     # ------------------------------------------------------------------ attachments
 
     def action_attach(self) -> None:
+        self._path_purpose = "attach"
         path_input = self.query_one(PathInput)
+        path_input.border_title = None
         path_input.display = True
         path_input.focus()
 
@@ -618,6 +675,9 @@ class ConversationScreen(Screen[None]):
         if not event.value.strip():
             self._close_attach()
             return
+        if self._path_purpose == "export":
+            self._export_to(event.value.strip())
+            return
         try:
             attachment = read_attachment(event.value.strip())
         except AttachmentError as exc:
@@ -630,26 +690,231 @@ class ConversationScreen(Screen[None]):
     def _show_attachments(self) -> None:
         bar = self.query_one("#attachments", Static)
         bar.display = bool(self.attachments)
-        names = "  ".join(f"📎 {a.name} ({_size(len(a.data or b''))})" for a in self.attachments)
-        bar.update(
-            f"{names}   [dim](sent with the next message; Ctrl+F adds more, "
-            "Backspace in an empty prompt removes the last)[/]"
+        names = "  ".join(
+            f"📎 {inert(a.name)} ({_size(len(a.data or b''))})" for a in self.attachments
         )
+        bar.update(  # file names are the user's, but never markup
+            Content.assemble(
+                names,
+                (
+                    "   (sent with the next message; Ctrl+F adds more, "
+                    "Backspace in an empty prompt removes the last)",
+                    "dim",
+                ),
+            )
+        )
+
+    def action_toggle_reasoning(self) -> None:
+        """Show every reply's reasoning open, or closed (the default)."""
+        from tui.widgets.message_view import MessageView
+
+        shown = not MessageView.reasoning_shown
+        MessageView.reasoning_shown = shown
+        for view in self.query(MessageView):
+            view.show_reasoning(shown)
+        self.notify("Reasoning is shown open." if shown else "Reasoning is folded away.")
+
+    # ------------------------------------------------------------------ this conversation
+
+    def action_rename(self) -> None:
+        self._rename()
+
+    @work(group="manage", exclusive=True, exit_on_error=False)
+    async def _rename(self) -> None:
+        from tui.screens.text_prompt import TextPrompt
+
+        services = await self.handle.get()
+        conversation = await self._open_conversation(services)
+        if conversation is None:
+            return
+        title = await self.app.push_screen_wait(
+            TextPrompt("Rename conversation", conversation.title)
+        )
+        if title is None or not title.strip() or title.strip() == conversation.title:
+            return
+        await services.history.rename(conversation.id, title.strip())
+        self.conversation = await services.history.get(conversation.id)
+        self.sub_title = title.strip()
+
+    def action_archive(self) -> None:
+        self._archive()
+
+    @work(group="manage", exclusive=True, exit_on_error=False)
+    async def _archive(self) -> None:
+        services = await self.handle.get()
+        conversation = await self._open_conversation(services)
+        if conversation is None:
+            return
+        archived = not conversation.archived
+        await services.history.set_archived(conversation.id, archived)
+        self.conversation = await services.history.get(conversation.id)
+        self.notify(
+            "Archived: it stays open here; Ctrl+O then v shows the archive."
+            if archived
+            else "Restored to the conversations list.",
+            title=inert(conversation.title),
+        )
+
+    def action_export(self) -> None:
+        from pathlib import Path
+
+        from tui.services.history import export_name
+
+        conversation = self.conversation
+        if self.conversation_id is None or conversation is None:
+            self.notify("Nothing to export yet: this chat has no messages.")
+            return
+        self._path_purpose = "export"
+        path_input = self.query_one(PathInput)
+        path_input.value = str(Path.cwd() / export_name(conversation, "md"))
+        path_input.border_title = "Export to (.md or .json)"
+        path_input.display = True
+        path_input.focus()
+
+    @work(group="manage", exclusive=True, exit_on_error=False)
+    async def _export_to(self, text: str) -> None:
+        from pathlib import Path
+
+        services = await self.handle.get()
+        if self.conversation_id is None:
+            return
+        try:
+            written = await services.history.export(self.conversation_id, Path(text))
+        except FileExistsError:
+            self.notify(
+                f"Not exported: {inert(text)} exists already; choose another name.",
+                severity="error",
+            )
+            return
+        except (OSError, LookupError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.notify(f"Not exported: {inert(reason)}", severity="error")
+            return
+        self._close_attach()
+        self.notify(f"Exported to {inert(str(written))}.", title="Export")
+
+    async def _open_conversation(self, services: Services) -> Conversation | None:
+        if self.conversation_id is None:
+            self.notify("This chat is not saved yet: send a message first.")
+            return None
+        conversation = await services.history.get(self.conversation_id)
+        if conversation is None:
+            self.notify("This conversation no longer exists.", severity="error")
+        return conversation
+
+    # ------------------------------------------------------------------ model and settings
+
+    def action_switch_model(self) -> None:
+        self.pick_model(self.conversation_id)
+
+    def action_chat_settings(self) -> None:
+        self.edit_chat_settings()
+
+    @work(group="model-picker", exclusive=True, exit_on_error=False)
+    async def pick_model(self, conversation_id: int | None) -> None:
+        """The model picker for a conversation (this one, or one highlighted in the list), or
+        for the next new chat; the choice is stored and applies from the next turn."""
+        from tui.screens.model_picker import ModelPicker, NeedsKey, PickedModel
+
+        services = await self.handle.get()
+        conversation = None
+        if conversation_id is not None:
+            conversation = await services.history.get(conversation_id)
+            if conversation is None:
+                self.notify(f"Conversation {conversation_id} no longer exists.", severity="error")
+                return
+        settings = (
+            services.chat.settings_for(conversation)
+            if conversation is not None
+            else self.new_chat_settings or services.chat.settings_for(None)
+        )
+        if settings.provider is None:  # the default provider, named
+            settings = replace(settings, provider=services.registry.default_provider())
+        if not settings.model:
+            settings = replace(
+                settings, model=services.registry.catalog.default_model(settings.provider or "")
+            )
+        await services.models.load()
+        target = inert(conversation.title) if conversation is not None else "the next new chat"
+        picked = await self.app.push_screen_wait(
+            ModelPicker(services.models, settings, target=target)
+        )
+        if isinstance(picked, NeedsKey):
+            self.open_settings(focus_provider=picked.provider)
+            return
+        if not isinstance(picked, PickedModel):
+            return
+        chosen = replace(
+            settings, provider=picked.provider, model=picked.model, api_mode=picked.api_mode
+        )
+        await self._apply_settings(services, conversation, chosen)
+        await services.models.note_used(picked.provider, picked.model)
+        if picked.make_default:
+            try:
+                await services.models.make_default(picked.provider, picked.model, picked.api_mode)
+            except (OSError, ValueError) as exc:
+                self.notify(
+                    f"Used for new chats in this run; the settings file could not be saved: {exc}",
+                    severity="warning",
+                )
+            else:
+                self.notify(f"New chats now start on {inert(picked.model)}.", title="Default")
+        self.show_next_turn(services)
+
+    @work(group="chat-settings", exclusive=True, exit_on_error=False)
+    async def edit_chat_settings(self) -> None:
+        """The panel for this conversation's (or the next new chat's) other settings."""
+        from tui.providers.errors import ProviderError
+        from tui.screens.chat_settings import ChatSettingsScreen
+
+        services = await self.handle.get()
+        conversation = None
+        if self.conversation_id is not None:
+            conversation = await services.history.get(self.conversation_id)
+        settings = self.current_settings(services)
+        if conversation is not None:
+            settings = services.chat.settings_for(conversation)
+        try:
+            turn = services.chat.next_turn(settings)
+        except ProviderError as exc:
+            self.notify(str(exc), title="Chat settings", severity="error")
+            return
+        target = inert(conversation.title) if conversation is not None else "the next new chat"
+        route = f"{turn.provider_label} · {turn.model.id} (Ctrl+T switches model)"
+        edited = await self.app.push_screen_wait(
+            ChatSettingsScreen(settings, turn.model, target=target, route=route)
+        )
+        if edited is None or edited == settings:
+            return
+        await self._apply_settings(services, conversation, edited)
+        self.notify("They apply from the next message.", title="Chat settings saved")
+
+    async def _apply_settings(
+        self, services: Services, conversation: Conversation | None, settings: ChatSettings
+    ) -> None:
+        """Store ``settings`` on ``conversation``, or keep them for the next new chat."""
+        if conversation is None:
+            self.new_chat_settings = settings
+        else:
+            stored = await services.chat.save_settings(conversation.id, settings)
+            if conversation.id == self.conversation_id:
+                self.conversation = stored
+        self.show_next_turn(services)
 
     # ------------------------------------------------------------------ settings
 
-    def open_settings(self, focus_provider: str | None = None) -> None:
-        """Open the settings, optionally on one provider's key."""
-        self._open_settings(focus_provider)
+    def open_settings(self, focus_provider: str | None = None, *, tab: str = "providers") -> None:
+        """Open the settings, optionally on one provider's key or on another section."""
+        self._open_settings(focus_provider, tab)
 
     @work(group="settings", exclusive=True, exit_on_error=False)
-    async def _open_settings(self, focus_provider: str | None) -> None:
+    async def _open_settings(self, focus_provider: str | None, tab: str) -> None:
         from tui.screens.settings_flow import edit_settings
 
         services = await self.handle.get()
-        changed = await edit_settings(self.app, services, focus_provider)
+        changed = await edit_settings(self.app, services, focus_provider, tab=tab)
         if changed:
-            self.status.show_route(*self._route_names(services, None))
+            self.show_next_turn(services)
 
 
 def _size(count: int) -> str:

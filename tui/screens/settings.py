@@ -60,10 +60,14 @@ __all__ = ["KeyStatus", "SettingsScreen", "apply_settings", "key_status", "key_s
 HINT = "Ctrl+S saves · Esc cancels"
 
 
+SECTIONS = ("providers", "defaults", "appearance")
+"""The settings' tabs, as ``tab`` names them."""
+
+
 class SettingsScreen(ModalScreen[Settings | None]):
     """Edit providers, defaults and the theme; dismiss with the new ``Settings`` or ``None``."""
 
-    CSS_PATH = "settings.tcss"
+    CSS_PATH = ["fields.tcss", "settings.tcss"]
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="settings.cancel"),
         Binding("ctrl+s", "save", "Save", id="settings.save"),
@@ -79,6 +83,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
         themes: Sequence[str] | None = None,
         preview_theme: bool = True,
         env: Mapping[str, str] | None = None,
+        tab: str = "providers",
     ) -> None:
         """Args:
         settings: the current settings (left untouched).
@@ -89,12 +94,14 @@ class SettingsScreen(ModalScreen[Settings | None]):
         focus_provider: open on this provider's key field (e.g. after a missing-key error).
         themes: theme names to offer; default: the app's registered themes.
         preview_theme: apply the chosen theme at once (undone on cancel).
+        tab: the section to open on: ``providers``, ``defaults`` or ``appearance``.
         """
         super().__init__()
         self.settings = settings
         if statuses is None:
             statuses = key_statuses(providers, settings, env)
         self.focus_provider = focus_provider
+        self.tab = tab if tab in SECTIONS else "providers"
         self.themes = themes
         self.preview_theme = preview_theme
         self.removed: set[str] = set()
@@ -134,7 +141,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="settings-dialog"):
             yield Static("Settings", id="settings-title")
-            with TabbedContent(id="settings-tabs", initial="tab-providers"):
+            with TabbedContent(id="settings-tabs", initial=f"tab-{self.tab}"):
                 with TabPane("Providers", id="tab-providers"):
                     with Horizontal(id="providers-body"):
                         entries = [

@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Select, Switch, TextArea
 
-from tui.config.settings import Defaults
+from tui.config.settings import VERBOSITY_LEVELS, Defaults
 from tui.domain import ApiMode
 from tui.screens.settings_fields import FieldRow
 from tui.services.settings_edit import check_max_output_tokens, check_temperature
@@ -60,6 +60,12 @@ class DefaultsForm(VerticalScroll):
             prompt="The model's default",
             id="default-reasoning",
         )
+        self.verbosity_select: Select[str] = Select(
+            [(level, level) for level in VERBOSITY_LEVELS],
+            value=defaults.verbosity or Select.NULL,
+            prompt="The model's default",
+            id="default-verbosity",
+        )
         temperature = defaults.temperature
         self.temperature_input = Input(
             "" if temperature is None else f"{temperature:g}",
@@ -81,12 +87,17 @@ class DefaultsForm(VerticalScroll):
             FieldRow("Model", self.model_input),
             FieldRow("API", self.mode_select),
             FieldRow("Reasoning effort", self.reasoning_select),
+            FieldRow(
+                "Verbosity",
+                self.verbosity_select,
+                hint="For the models that take it (GPT-5): short, medium or long answers.",
+            ),
             FieldRow("Temperature", self.temperature_input, check=check_temperature),
             FieldRow("Max output tokens", self.max_tokens_input, check=check_max_output_tokens),
             FieldRow(
                 "System prompt",
                 self.prompt_area,
-                hint="Sent as instructions with every new conversation.",
+                hint="Given to each new conversation, which keeps its own copy.",
             ),
             FieldRow(
                 "Improve titles",
@@ -112,13 +123,14 @@ class DefaultsForm(VerticalScroll):
     def defaults(self) -> Defaults:
         """The edited defaults; fields this form does not show keep their values."""
         provider, mode = self.provider_select.value, self.mode_select.value
-        effort = self.reasoning_select.value
+        effort, verbosity = self.reasoning_select.value, self.verbosity_select.value
         return replace(
             self.initial,
             provider=provider if isinstance(provider, str) else None,
             model=self.model_input.value.strip() or None,
             api_mode=ApiMode(mode) if isinstance(mode, str) else self.initial.api_mode,
             reasoning_effort=effort if isinstance(effort, str) else None,
+            verbosity=verbosity if isinstance(verbosity, str) else None,
             temperature=check_temperature(self.temperature_input.value),
             max_output_tokens=check_max_output_tokens(self.max_tokens_input.value),
             system_prompt=self.prompt_area.text.strip() or None,

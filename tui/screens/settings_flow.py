@@ -10,7 +10,9 @@ if TYPE_CHECKING:
     from tui.services.container import Services
 
 
-async def edit_settings(app: App[object], services: Services, focus_provider: str | None) -> bool:
+async def edit_settings(
+    app: App[object], services: Services, focus_provider: str | None, *, tab: str = "providers"
+) -> bool:
     """Show the settings screen; on Save, write the file and apply it. True if anything changed.
 
     Must run in a worker (it waits for the screen to be dismissed).
@@ -28,6 +30,7 @@ async def edit_settings(app: App[object], services: Services, focus_provider: st
         focus_provider=focus_provider,
         themes=sorted(app.available_themes),
         env=env,
+        tab=tab,
     )
     updated = await app.push_screen_wait(screen)
     if updated is None or updated == settings:

@@ -29,6 +29,7 @@ from tui.domain import (
     ApiMode,
     Attachment,
     ChatRequest,
+    ChatSettings,
     Conversation,
     Message,
     MessageStatus,
@@ -37,6 +38,7 @@ from tui.domain import (
 from tui.services.reply import ReplyStream, chain_parent, history
 from tui.services.titles import title_from_text
 from tui.services.turns import (
+    NextTurn,
     Route,
     TitleChanged,
     TurnEvent,
@@ -87,19 +89,96 @@ class ChatService:
     # ------------------------------------------------------------------ conversations
 
     async def start_conversation(
-        self, *, options: TurnOptions | None = None, title: str = DEFAULT_TITLE
+        self,
+        *,
+        options: TurnOptions | None = None,
+        title: str = DEFAULT_TITLE,
+        settings: ChatSettings | None = None,
     ) -> Conversation:
-        """Create an empty conversation carrying the chosen provider, model and API mode."""
+        """Create an empty conversation carrying every setting its turns will use.
+
+        ``settings`` (a new chat's choices), else the defaults, with ``options`` on top. All
+        of them are stored on the conversation, so a later change of a default leaves it be.
+        """
         options = options or TurnOptions()
-        route = self._route(None, options)
+        chosen = _with_options(settings or self.settings_for(None), options)
+        route = self.router.route(chosen.provider, chosen.model, chosen.api_mode)
         return await self.repository.create_conversation(
             title=title,
             provider=route.config.name,
             model=route.model.id,
-            api_mode=options.api_mode or self.defaults.api_mode,
-            system_prompt=options.system_prompt
-            if options.system_prompt is not None
-            else self.defaults.system_prompt,
+            api_mode=chosen.api_mode,
+            system_prompt=chosen.system_prompt,
+            params=chosen.params(),
+        )
+
+    # ------------------------------------------------------------------ settings
+
+    def settings_for(self, conversation: Conversation | None) -> ChatSettings:
+        """What the next turn of ``conversation`` uses (``None``: a new chat, the defaults).
+
+        A conversation stored before its settings were pinned takes the default for a
+        parameter it has no value for.
+        """
+        defaults = self.defaults
+        if conversation is None:
+            return ChatSettings(
+                provider=defaults.provider,
+                model=defaults.model,
+                api_mode=defaults.api_mode,
+                reasoning_effort=defaults.reasoning_effort,
+                verbosity=defaults.verbosity,
+                temperature=defaults.temperature,
+                max_output_tokens=defaults.max_output_tokens,
+                system_prompt=defaults.system_prompt,
+            )
+        params = conversation.params
+
+        def text(name: str, default: str | None) -> str | None:
+            value = params.get(name, default)
+            return value if isinstance(value, str) and value else None
+
+        temperature = params.get("temperature", defaults.temperature)
+        limit = params.get("max_output_tokens", defaults.max_output_tokens)
+        return ChatSettings(
+            provider=conversation.provider,
+            model=conversation.model,
+            api_mode=conversation.api_mode,
+            reasoning_effort=text("reasoning_effort", defaults.reasoning_effort),
+            verbosity=text("verbosity", defaults.verbosity),
+            temperature=float(temperature)
+            if isinstance(temperature, int | float) and not isinstance(temperature, bool)
+            else None,
+            max_output_tokens=limit
+            if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0
+            else None,
+            system_prompt=conversation.system_prompt,
+        )
+
+    async def save_settings(self, conversation_id: int, settings: ChatSettings) -> Conversation:
+        """Store a conversation's settings; they apply from its next turn."""
+        conversation = await self._conversation(conversation_id)
+        route = self.router.route(settings.provider, settings.model, settings.api_mode)
+        return await self.repository.update_conversation(
+            conversation_id,
+            provider=route.config.name,
+            model=route.model.id,
+            api_mode=settings.api_mode,
+            system_prompt=settings.system_prompt or None,
+            params={**conversation.params, **settings.params()},
+        )
+
+    def next_turn(self, settings: ChatSettings) -> NextTurn:
+        """Where a turn with ``settings`` goes and with which effort; raises ``ProviderError``
+        when the provider is unknown."""
+        route = self.router.route(settings.provider, settings.model, settings.api_mode)
+        return NextTurn(
+            provider=route.config.name,
+            provider_label=route.config.label,
+            model=route.model,
+            api=route.api,
+            reasoning_effort=_usable_effort(settings.reasoning_effort, route),
+            verbosity=settings.verbosity if route.model.verbosity else None,
         )
 
     # ------------------------------------------------------------------ the three kinds of turn
@@ -111,16 +190,18 @@ class ChatService:
         *,
         attachments: Sequence[Attachment] = (),
         options: TurnOptions | None = None,
+        settings: ChatSettings | None = None,
     ) -> AsyncIterator[TurnEvent]:
         """Add a user message under the active leaf and stream the reply.
 
-        With ``conversation_id`` None a new conversation is created first.
+        With ``conversation_id`` None a new conversation is created first, with ``settings``
+        (a new chat's choices) or else the defaults.
         """
         options = options or TurnOptions()
         new = conversation_id is None
         if conversation_id is None:
             conversation = await self.start_conversation(
-                options=options, title=title_from_text(text)
+                options=options, title=title_from_text(text), settings=settings
             )
         else:
             conversation = await self._conversation(conversation_id)
@@ -211,7 +292,9 @@ class ChatService:
         return ReplyStream(self, route, user, request, fallback, first=len(path) == 1)
 
     def _after(self, conversation: Conversation, reply: ReplyStream) -> None:
-        """Work that follows a finished first exchange, off the critical path."""
+        """Work that follows a finished exchange, off the critical path."""
+        if reply.message is not None:
+            self._spawn(self._note_used(reply.route))
         if (
             reply.first
             and self.defaults.improve_titles
@@ -222,17 +305,15 @@ class ChatService:
             self._spawn(self._improve_title(conversation.id, reply.route, question, reply.text))
 
     def _route(self, conversation: Conversation | None, options: TurnOptions) -> Route:
-        provider = options.provider or (conversation.provider if conversation else None)
+        chosen = self.settings_for(conversation)
+        provider = options.provider or chosen.provider
         model = options.model
-        if model is None and conversation is not None and provider == conversation.provider:
-            model = conversation.model
+        if model is None and provider == chosen.provider:
+            model = chosen.model
         if provider is None:
             provider = self.defaults.provider
             model = model or self.defaults.model
-        api_mode = options.api_mode or (
-            conversation.api_mode if conversation else self.defaults.api_mode
-        )
-        return self.router.route(provider, model, api_mode)
+        return self.router.route(provider, model, options.api_mode or chosen.api_mode)
 
     async def _remember_route(
         self, conversation: Conversation, route: Route, options: TurnOptions
@@ -260,27 +341,20 @@ class ChatService:
         options: TurnOptions,
     ) -> tuple[ChatRequest, bool]:
         """The request for the reply to ``path[-1]``, and whether it chains server-side."""
-        params = conversation.params
-        effort = options.reasoning_effort or params.get("reasoning_effort")
-        effort = effort or self.defaults.reasoning_effort
-        if effort and route.model.reasoning_efforts and effort not in route.model.reasoning_efforts:
-            log.info("model %s has no reasoning effort %r; not sent", route.model.id, effort)
-            effort = None
+        chosen = self.settings_for(conversation)
+        effort = _usable_effort(options.reasoning_effort or chosen.reasoning_effort, route)
         system_prompt = options.system_prompt
         if system_prompt is None:
-            system_prompt = conversation.system_prompt
+            system_prompt = chosen.system_prompt
         request = ChatRequest(
             model=route.model.id,
             messages=history(path),
             instructions=system_prompt or None,
             reasoning_effort=effort,
             reasoning_summary=self._summary(route, effort),
-            max_output_tokens=options.max_output_tokens
-            or params.get("max_output_tokens")
-            or self.defaults.max_output_tokens,
-            temperature=_first_set(
-                options.temperature, params.get("temperature"), self.defaults.temperature
-            ),
+            max_output_tokens=options.max_output_tokens or chosen.max_output_tokens,
+            temperature=_first_set(options.temperature, chosen.temperature),
+            verbosity=chosen.verbosity if route.model.verbosity else None,
             web_search=options.web_search and route.model.web_search,
             store=True,
             stream=options.stream,
@@ -325,6 +399,12 @@ class ChatService:
         if self.on_title is not None:
             self.on_title(conversation_id, title)
 
+    async def _note_used(self, route: Route) -> None:
+        try:
+            await self.repository.note_model_used(route.config.name, route.model.id)
+        except Exception:  # the picker's order is a nicety: never a failure
+            log.info("could not note the model used", exc_info=True)
+
     def _spawn(self, coroutine: Coroutine[object, object, None]) -> None:
         task = asyncio.ensure_future(coroutine)
         self._background.add(task)
@@ -353,6 +433,33 @@ class ChatService:
         if message is None:
             raise ConversationNotFoundError(f"There is no message {message_id}.")
         return message
+
+
+def _usable_effort(effort: str | None, route: Route) -> str | None:
+    """``effort`` when the model takes it (or lists no levels), else ``None``: not sent."""
+    if effort and route.model.reasoning_efforts and effort not in route.model.reasoning_efforts:
+        log.info("model %s has no reasoning effort %r; not sent", route.model.id, effort)
+        return None
+    return effort or None
+
+
+def _with_options(settings: ChatSettings, options: TurnOptions) -> ChatSettings:
+    """``settings`` with the values ``options`` set."""
+    from dataclasses import replace
+
+    changes: dict[str, object] = {}
+    if options.provider is not None:
+        changes["provider"] = options.provider
+        changes["model"] = options.model  # another provider's model id means nothing here
+    elif options.model is not None:
+        changes["model"] = options.model
+    for name in ("api_mode", "system_prompt", "reasoning_effort", "max_output_tokens"):
+        value = getattr(options, name)
+        if value is not None:
+            changes[name] = value
+    if options.temperature is not None:
+        changes["temperature"] = options.temperature
+    return replace(settings, **changes)  # type: ignore[arg-type]
 
 
 def _first_set(*values: float | None) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tui.config.paths import config_file, database_file
 from tui.config.settings import Settings, load_settings
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from tui.domain import ModelInfo
     from tui.services.chat import ChatService
     from tui.services.history import HistoryService
+    from tui.services.models import ModelService
     from tui.services.routing import ProviderRegistry
     from tui.store.db import Store
 
@@ -35,13 +36,20 @@ class Services:
     chat: ChatService
     problems: list[str] = field(default_factory=list)
     """Sentences about the settings that could not be used, to show once."""
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What is known about providers' servers (the store's provider facts), by provider; the
+    registry adds to it as it learns."""
     history: HistoryService = field(init=False)
     """The saved conversations, for the conversations screen."""
+    models: ModelService = field(init=False)
+    """Providers and their models, for the model picker."""
 
     def __post_init__(self) -> None:
         from tui.services.history import HistoryService
+        from tui.services.models import ModelService
 
         self.history = HistoryService(self.store)
+        self.models = ModelService(self)
 
     async def refresh_models(self, provider: str) -> list[ModelInfo]:
         """Fetch the provider's live model list, merge it, and cache it in the store."""
@@ -58,8 +66,14 @@ class Services:
         for config in self.registry.catalog.providers():
             if config.name not in catalog:  # keep a --base-url provider of this run
                 catalog.add_provider(config)
+        catalog.apply_facts(self.facts)
         self.registry = ProviderRegistry(
-            settings, self.client, env=self.registry.env, catalog=catalog, keys=self.registry.keys
+            settings,
+            self.client,
+            env=self.registry.env,
+            catalog=catalog,
+            keys=self.registry.keys,
+            facts=self.facts,
         )
         self.chat.router = self.registry
         self.chat.defaults = settings.defaults
@@ -123,9 +137,16 @@ async def open_services(
     except BaseException:
         await client.aclose()
         raise
-    registry = ProviderRegistry(settings, client, env=env, catalog=catalog, keys=keys)
+    try:
+        facts = await store.repository.provider_facts()
+    except BaseException:
+        await store.close()
+        await client.aclose()
+        raise
+    catalog.apply_facts(facts)
+    registry = ProviderRegistry(settings, client, env=env, catalog=catalog, keys=keys, facts=facts)
     chat = ChatService(store.repository, registry, defaults=settings.defaults)
-    return Services(settings, client, registry, store, chat, problems)
+    return Services(settings, client, registry, store, chat, problems, facts=facts)
 
 
 def _demo_speed(value: str | None, problems: list[str]) -> float:

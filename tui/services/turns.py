@@ -45,6 +45,20 @@ class Route:
     config: ProviderConfig
     model: ModelInfo
     api: ApiKind
+    api_mode: ApiMode = ApiMode.AUTO
+    """What was asked for: under ``auto`` a server without ``/responses`` is answered over Chat."""
+
+
+@dataclass(frozen=True, slots=True)
+class NextTurn:
+    """What the next turn of a conversation (or a new chat) will use, for the status line."""
+
+    provider: str
+    provider_label: str
+    model: ModelInfo
+    api: ApiKind
+    reasoning_effort: str | None = None
+    verbosity: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ keys panel lists every key; the command palette has each action too).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import groupby
 from typing import Any
 
 from rich.cells import cell_len
@@ -31,9 +32,20 @@ KEYS_PANEL_KEY = "question_mark"
 class KeysFooter(Footer):
     """A ``Footer`` that packs its keys below ``roomy`` columns and skips needless rebuilds."""
 
-    def __init__(self, *, roomy: int, width: int, spare: Sequence[str] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        roomy: int,
+        width: int,
+        spare: Sequence[str] = (),
+        panel_key: str = KEYS_PANEL_KEY,
+        **kwargs: Any,
+    ) -> None:
+        """``panel_key``: the screen's key for the keys panel, shown only when keys are left
+        out (a screen whose focus takes typing needs one that does not type, e.g. ``f1``)."""
         super().__init__(compact=width < roomy, **kwargs)
         self.roomy = roomy
+        self.panel_key = panel_key
         self.spare = tuple(spare)
         """Keys (as bound, e.g. ``"v"``) that may be left out when not all fit, first out first."""
         self.left_out: list[str] = []
@@ -60,29 +72,35 @@ class KeysFooter(Footer):
     def _left_out(self, width: int) -> set[str]:
         """The spare keys to leave out for the others to fit in ``width`` columns, and the key
         for the keys panel when none is left out."""
-        entries: dict[str, tuple[str, int]] = {}  # one entry per action, as the footer shows
+        pad = 1 if self.compact else 2
+        by_action: dict[str, Any] = {}  # the first binding of each action, as the footer shows
         for _node, binding, _enabled, _tip in self.screen.active_bindings.values():
-            if binding.show and binding.action not in entries:
+            if binding.show and binding.action not in by_action:
+                by_action[binding.action] = binding
+        keys: dict[str, int] = {}
+        for group, grouped in groupby(by_action.values(), lambda binding: binding.group):
+            members = list(grouped)
+            if group is not None and len(members) > 1:  # shown as "[ ] y Code": never spare
+                cells = sum(cell_len(self.app.get_key_display(b)) + 1 for b in members)
+                keys[f"group:{group.description}"] = cells + cell_len(group.description) + pad
+                continue
+            for binding in members:
                 shown = f"{self.app.get_key_display(binding)} {binding.description}"
-                entries[binding.action] = (
-                    binding.key,
-                    cell_len(shown) + (1 if self.compact else 2),
-                )
+                keys[binding.key] = cell_len(shown) + pad
         palette = "^p palette"  # docked at the right, with a border
         room = width - cell_len(palette) - 3
-        keys = {key: cells for key, cells in entries.values()}
         spare = [key for key in self.spare if key in keys]
         left_out: set[str] = set()
 
         def total() -> int:
-            panel = 0 if left_out else keys.get(KEYS_PANEL_KEY, 0)
+            panel = 0 if left_out else keys.get(self.panel_key, 0)
             return sum(cells for key, cells in keys.items() if key not in left_out) - panel
 
         while spare and total() > room:
             left_out.add(spare.pop(0))
         self.left_out = [key for key in self.spare if key in left_out]
         if not left_out:
-            left_out.add(KEYS_PANEL_KEY)
+            left_out.add(self.panel_key)
         return left_out
 
     def shown_keys(self) -> object:

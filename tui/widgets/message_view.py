@@ -24,6 +24,7 @@ from textual.widgets import Collapsible, Static
 from textual.widgets._markdown import MarkdownFence
 
 from tui.domain import Message, MessageStatus, Role, Usage
+from tui.services.history import inert
 from tui.widgets.streaming_markdown import StreamingMarkdown
 
 _STATUS_NOTES = {
@@ -85,6 +86,10 @@ class MessageHeader(Static):
 
 class MessageView(Widget, can_focus=True):
     """One message, as the conversation shows it."""
+
+    reasoning_shown: ClassVar[bool] = False
+    """Show reasoning blocks open (a display preference for every message; see
+    ``show_reasoning``). Otherwise they are closed once the answer starts."""
 
     DEFAULT_CSS = """
     MessageView {
@@ -213,10 +218,10 @@ class MessageView(Widget, can_focus=True):
         message = self.message
         yield MessageHeader(header_content(message, self.sibling))
         if message.reasoning:
-            yield self._make_reasoning(message.reasoning, collapsed=True)
+            yield self._make_reasoning(message.reasoning, collapsed=not self.reasoning_shown)
         yield self._body
         if message.attachments:
-            names = "  ".join(f"📎 {item.name}" for item in message.attachments)
+            names = "  ".join(f"📎 {inert(item.name)}" for item in message.attachments)
             yield Static(Content(names), classes="attachments")
         if message.error:
             self._error = Static(Content(message.error), classes="error")
@@ -226,6 +231,11 @@ class MessageView(Widget, can_focus=True):
         self._reasoning = StreamingMarkdown(text, classes="reasoning")
         self._collapsible = Collapsible(self._reasoning, title="Reasoning", collapsed=collapsed)
         return self._collapsible
+
+    def show_reasoning(self, shown: bool) -> None:
+        """Open or close this message's reasoning block, if it has one."""
+        if self._collapsible is not None:
+            self._collapsible.collapsed = not shown
 
     @property
     def body(self) -> StreamingMarkdown | Static:
@@ -292,7 +302,7 @@ class MessageView(Widget, can_focus=True):
         """
         if not self._answer_started and text:
             self._answer_started = True
-            if self._collapsible is not None:
+            if self._collapsible is not None and not self.reasoning_shown:
                 self._collapsible.collapsed = True
         body = self.body
         if isinstance(body, StreamingMarkdown):

@@ -37,7 +37,10 @@ class PromptInput(TextArea):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "submit", "Send", id="prompt.send", priority=True),
+        # Not a priority binding: those run when the key reaches the app, before the keys typed
+        # just ahead of it (delivered in the same read) reach the text; ``_on_key`` sends in
+        # order. The binding stays for the footer and the keys panel.
+        Binding("enter", "submit", "Send", id="prompt.send"),
         Binding("ctrl+j", "newline", "New line", id="prompt.newline", show=False),
     ]
 
@@ -112,5 +115,10 @@ class PromptInput(TextArea):
             event.stop()
             event.prevent_default()
             self.action_newline()
+            return
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self.action_submit()
             return
         await super()._on_key(event)
