@@ -19,8 +19,9 @@ from tui.domain import ApiMode
 from tui.screens.chat_settings import ChatSettingsScreen
 from tui.screens.conversation import ConversationScreen
 from tui.screens.conversations import ConversationsScreen
-from tui.screens.model_picker import ModelPicker
+from tui.screens.model_picker import MAX_MATCHES, ModelPicker
 from tui.screens.settings import SettingsScreen
+from tui.services.models import filter_choices
 from tui.widgets.status_bar import StatusBar
 
 SIZE = (120, 40)
@@ -251,6 +252,38 @@ async def test_refresh_shows_the_live_list_or_the_providers_error(
         assert "\n" not in str(detail.render()).split("\n")[0]
         assert TEST_KEY not in str(detail.render()) and "another-key" not in str(detail.render())
         assert any("loopback-reasoner" in text for text in row_texts(app))  # the list is kept
+
+
+async def test_a_broad_filter_shows_the_best_matches_and_counts_the_rest(
+    app_factory: AppFactory, tmp_path: Path
+) -> None:
+    from tui.domain import ModelInfo
+    from tui.store.db import open_store
+
+    database = tmp_path / "big.sqlite3"
+    store = await open_store(path=database)
+    try:
+        models = [ModelInfo(id=f"vendor/model-{n:03}", provider="gateway") for n in range(300)]
+        await store.repository.cache_models("gateway", models)
+    finally:
+        await store.close()
+    config = '[providers.gateway]\nbase_url = "http://127.0.0.1:9/v1"\n'
+    app = app_factory(config=config, db=database, new_chat=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        screen = await open_picker(pilot)
+        assert sum("vendor/model-" in row for row in row_texts(app)) == 300  # browsing: all
+        await pilot.press(*"model")
+        await wait_for(lambda: screen.shown_query == "model")
+        rows = row_texts(app)
+        assert sum("vendor/model-" in row for row in rows) == MAX_MATCHES
+        matched = len(filter_choices(screen.listing, "model"))  # the 300 and a few demo ids
+        assert matched >= 300
+        assert rows[-1].strip().startswith(f"{matched - MAX_MATCHES} more match")
+        await pilot.press(*"-123")
+        await wait_for(lambda: screen.shown_query == "model-123")
+        assert "vendor/model-123" in row_texts(app)[0]
+        assert not any("more match" in row for row in row_texts(app))
 
 
 async def test_chat_settings_round_trip_into_the_request(

@@ -37,6 +37,8 @@ ID_WIDTH = 34
 """Columns for the model id before the badges (longer ids are cut with an ellipsis)."""
 PROVIDER_ROW = "p\x1f"
 """Option-id prefix of a provider's "no models listed" row (Enter asks the server)."""
+MAX_MATCHES = 60
+"""Filtered rows shown at most (best first); a row says how many more matched."""
 API_NAMES = {ApiMode.AUTO: "auto", ApiMode.CHAT: "Chat Completions", ApiMode.RESPONSES: "Responses"}
 
 
@@ -175,8 +177,11 @@ class ModelPicker(ModalScreen[PickerResult]):
             return Option(self._prompt(choice, with_provider), id=option_id)
 
         if query.strip():
-            for choice in filter_choices(self.listing, query):
-                options.append(row(choice, True, "m"))
+            matches = filter_choices(self.listing, query)
+            options.extend(row(choice, True, "m") for choice in matches[:MAX_MATCHES])
+            if len(matches) > MAX_MATCHES:
+                more = f"  {len(matches) - MAX_MATCHES} more match: keep typing to narrow"
+                options.append(Option(Content.styled(more, "$text-muted italic"), disabled=True))
             return options
         if self.recent:
             options.append(Option(Content.styled("Recently used", "bold underline"), disabled=True))
