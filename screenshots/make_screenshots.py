@@ -23,8 +23,10 @@ from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import Input, TextArea  # noqa: E402
 
 from tui.app import TuiApp  # noqa: E402
+from tui.screens.chat_settings import ChatSettingsScreen  # noqa: E402
 from tui.screens.conversation import ConversationScreen  # noqa: E402
 from tui.screens.conversations import ConversationsScreen  # noqa: E402
+from tui.screens.model_picker import ModelPicker  # noqa: E402
 from tui.screens.settings import SettingsScreen  # noqa: E402
 from tui.services.container import Services, open_services  # noqa: E402
 from tui.widgets.chat_log import ChatLog  # noqa: E402
@@ -137,6 +139,23 @@ async def settings(pilot: Pilot[object]) -> None:
     await pilot.pause()
 
 
+async def picker(pilot: Pilot[object]) -> None:
+    """One question answered, then Ctrl+T: every provider's models with their badges."""
+    await ready(pilot)
+    await ask(pilot, "Explain the TCP three-way handshake", 2)
+    await pilot.press("ctrl+t")
+    await wait_for(lambda: isinstance(pilot.app.screen, ModelPicker))
+    await wait_for(lambda: pilot.app.screen.shown_query == "")  # type: ignore[attr-defined]
+
+
+async def chat_settings(pilot: Pilot[object]) -> None:
+    """Ctrl+G: this conversation's API, effort, verbosity, limits and system prompt."""
+    await ready(pilot)
+    await ask(pilot, "Explain the TCP three-way handshake", 2)
+    await pilot.press("ctrl+g")
+    await wait_for(lambda: isinstance(pilot.app.screen, ChatSettingsScreen))
+
+
 QUESTIONS = (
     "Plan a weekend in Lisbon on a budget",
     "Why does my Rust borrow checker complain about this loop?",
@@ -179,6 +198,8 @@ SHOTS: dict[str, tuple[str, Shot]] = {
     "reasoning": ('[defaults]\nprovider = "demo"\nmodel = "demo-pro"\n', reasoning),
     "branches": (DEMO, branches),
     "settings": (DEMO + f'\n[providers.openai]\napi_key = "{FAKE_KEY}"\n', settings),
+    "picker": (DEMO + f'\n[providers.openai]\napi_key = "{FAKE_KEY}"\n', picker),
+    "chat-settings": (DEMO, chat_settings),
 }
 
 
