@@ -70,6 +70,7 @@ class TuiApp(App[None]):
             "Model",
             tooltip="Choose the model (and API) of this conversation",
             id="app.switch_model",
+            priority=True,  # handled before the next key is read, so that key reaches the picker
         ),
         Binding("ctrl+s", "open_settings", "Settings", show=False, id="app.open_settings"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
@@ -280,6 +281,11 @@ class TuiApp(App[None]):
 
     def action_open_settings(self, tab: str = "providers") -> None:
         self.conversation_screen.open_settings(tab=tab)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "switch_model":  # only where there is a conversation to choose for
+            return isinstance(self.screen, (ConversationScreen, ConversationsScreen))
+        return True
 
     def action_switch_model(self) -> None:
         """The model picker: for the conversation highlighted in the list, else the open one

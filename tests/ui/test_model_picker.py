@@ -6,6 +6,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from textual import events
 from textual.command import CommandPalette
 from textual.widgets import Input, OptionList
 
@@ -252,6 +253,22 @@ async def test_refresh_shows_the_live_list_or_the_providers_error(
         assert "\n" not in str(detail.render()).split("\n")[0]
         assert TEST_KEY not in str(detail.render()) and "another-key" not in str(detail.render())
         assert any("loopback-reasoner" in text for text in row_texts(app))  # the list is kept
+
+
+async def test_keys_typed_as_the_picker_opens_go_to_its_filter(app_factory: AppFactory) -> None:
+    app = app_factory(new_chat=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await send_and_wait(pilot, "hello")
+        for key in ("ctrl+t", *"pro"):  # all at once, as a fast typist's keys arrive
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await wait_for(lambda: isinstance(app.screen, ModelPicker))
+        screen = picker(app)
+        await wait_for(lambda: screen.shown_query == "pro")
+        assert any("demo-pro" in row for row in row_texts(app))
+        conversation = app.screen_stack[0]
+        assert isinstance(conversation, ConversationScreen)
+        assert conversation.query_one("PromptInput").text == ""  # nothing went astray
 
 
 async def test_a_broad_filter_shows_the_best_matches_and_counts_the_rest(

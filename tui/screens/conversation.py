@@ -51,6 +51,7 @@ from tui.widgets.prompt_input import PromptInput
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from tui.screens.model_picker import PickerResult
     from tui.services.container import Services
     from tui.services.handle import ServiceHandle
     from tui.widgets.message_view import MessageView
@@ -810,12 +811,23 @@ class ConversationScreen(Screen[None]):
     def action_chat_settings(self) -> None:
         self.edit_chat_settings()
 
-    @work(group="model-picker", exclusive=True, exit_on_error=False)
-    async def pick_model(self, conversation_id: int | None) -> None:
+    def pick_model(self, conversation_id: int | None) -> None:
         """The model picker for a conversation (this one, or one highlighted in the list), or
-        for the next new chat; the choice is stored and applies from the next turn."""
-        from tui.screens.model_picker import ModelPicker, NeedsKey, PickedModel
+        for the next new chat; the choice is stored and applies from the next turn.
 
+        For the open conversation or a new chat the picker is pushed at once, so keys typed
+        right after the one that opened it go to its filter, not into the prompt."""
+        services = self.handle.current
+        if services is not None and (
+            conversation_id is None
+            or (self.conversation is not None and self.conversation.id == conversation_id)
+        ):
+            self._open_picker(services, self.conversation if conversation_id is not None else None)
+        else:
+            self._pick_model_loading(conversation_id)
+
+    @work(group="model-picker", exclusive=True, exit_on_error=False)
+    async def _pick_model_loading(self, conversation_id: int | None) -> None:
         services = await self.handle.get()
         conversation = None
         if conversation_id is not None:
@@ -823,6 +835,11 @@ class ConversationScreen(Screen[None]):
             if conversation is None:
                 self.notify(f"Conversation {conversation_id} no longer exists.", severity="error")
                 return
+        self._open_picker(services, conversation)
+
+    def _open_picker(self, services: Services, conversation: Conversation | None) -> None:
+        from tui.screens.model_picker import ModelPicker
+
         settings = (
             services.chat.settings_for(conversation)
             if conversation is not None
@@ -834,11 +851,23 @@ class ConversationScreen(Screen[None]):
             settings = replace(
                 settings, model=services.registry.catalog.default_model(settings.provider or "")
             )
-        await services.models.load()
         target = inert(conversation.title) if conversation is not None else "the next new chat"
-        picked = await self.app.push_screen_wait(
-            ModelPicker(services.models, settings, target=target)
-        )
+
+        def picked(result: PickerResult) -> None:
+            self._use_picked(services, conversation, settings, result)
+
+        self.app.push_screen(ModelPicker(services.models, settings, target=target), picked)
+
+    @work(group="model-picked", exit_on_error=False)
+    async def _use_picked(
+        self,
+        services: Services,
+        conversation: Conversation | None,
+        settings: ChatSettings,
+        picked: PickerResult,
+    ) -> None:
+        from tui.screens.model_picker import NeedsKey, PickedModel
+
         if isinstance(picked, NeedsKey):
             self.open_settings(focus_provider=picked.provider)
             return

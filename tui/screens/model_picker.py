@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -99,6 +99,7 @@ class ModelPicker(ModalScreen[PickerResult]):
         self._current_key = ""
         self._message = ""
         self._id_width = ID_WIDTH
+        self._loaded = False
         self.shown_query: str | None = None
         """The filter text the rows were last built for."""
 
@@ -115,12 +116,22 @@ class ModelPicker(ModalScreen[PickerResult]):
         yield KeysFooter(roomy=100, width=self.app.size.width)
 
     def on_mount(self) -> None:
+        self._show_title()
+        self.query_one(Input).focus()  # at once: what is typed while the lists load is kept
+        self._fill()
+
+    @work(group="picker-load", exit_on_error=False)
+    async def _fill(self) -> None:
+        """Read the cached live lists and the recently used models, then show the rows for
+        whatever has been typed meanwhile."""
+        await self.service.load()
         self._load_groups()
         found = self.service.find(self.current.provider or "", self.current.model or "")
         self._current_key = found.key if found is not None else ""
-        self._show("", keep=self._current_key)
-        self._show_title()
-        self.query_one(Input).focus()
+        self._loaded = True
+        self._show(self.query_one(Input).value, keep=self._current_key)
+        # Once the detail line below has taken its height, the list is shorter: scroll again.
+        self.call_after_refresh(self.query_one(OptionList).scroll_to_highlight)
 
     def _load_groups(self) -> None:
         self.groups = self.service.groups()
@@ -277,9 +288,19 @@ class ModelPicker(ModalScreen[PickerResult]):
 
     # ------------------------------------------------------------------ events and keys
 
+    def on_key(self, event: events.Key) -> None:
+        """A key that reached the screen before its filter had the focus (typed right after
+        the key that opened the picker) is typed into the filter."""
+        field = self.query_one(Input)
+        if not field.has_focus and event.is_printable and event.character:
+            event.stop()
+            field.focus()
+            field.insert_text_at_cursor(event.character)
+
     @on(Input.Changed, "#picker-filter")
     def _filter(self, event: Input.Changed) -> None:
-        self._show(event.value)
+        if self._loaded:
+            self._show(event.value)
 
     @on(OptionList.OptionHighlighted)
     def _highlighted_changed(self) -> None:
