@@ -122,14 +122,22 @@ class ModelPicker(ModalScreen[PickerResult]):
 
     @work(group="picker-load", exit_on_error=False)
     async def _fill(self) -> None:
-        """Read the cached live lists and the recently used models, then show the rows for
-        whatever has been typed meanwhile."""
+        """Show the rows, for whatever has been typed meanwhile: at once from what an earlier
+        opening read, then again if the recently used models have changed since."""
+        if self.service.loaded:
+            self._fill_rows()
+        shown = [choice.key for choice in self.recent]
         await self.service.load()
+        if not self._loaded or [choice.key for choice in self.service.recent(self.groups)] != shown:
+            self._fill_rows()
+
+    def _fill_rows(self) -> None:
         self._load_groups()
         found = self.service.find(self.current.provider or "", self.current.model or "")
         self._current_key = found.key if found is not None else ""
+        keep = self._highlighted_key() if self._loaded else self._current_key
         self._loaded = True
-        self._show(self.query_one(Input).value, keep=self._current_key)
+        self._show(self.query_one(Input).value, keep=keep)
         # Once the detail line below has taken its height, the list is shorter: scroll again.
         self.call_after_refresh(self.query_one(OptionList).scroll_to_highlight)
 

@@ -207,8 +207,14 @@ class ModelService:
         self._recent: list[tuple[str, str]] = []
         self._applied_to: object = None
 
+    @property
+    def loaded(self) -> bool:
+        """``load`` has run once: what the picker shows can be built without waiting."""
+        return self._cached is not None
+
     async def load(self) -> None:
-        """Read the cached live lists and the recently used models (once; cheap after)."""
+        """Read the cached live lists (once) and the recently used models (each time: a turn
+        elsewhere may have used another model)."""
         repository = self.services.store.repository
         if self._cached is None:
             try:
