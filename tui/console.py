@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import io
 import json
-import re
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +19,7 @@ from typing import IO, TYPE_CHECKING, TextIO
 
 from tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.domain import ApiMode, Attachment, ReasoningDelta, TextDelta
+from tui.safe_text import inert
 
 if TYPE_CHECKING:
     from tui.domain import ModelInfo
@@ -91,18 +91,11 @@ def _error(message: str, stream: TextIO | None = None) -> None:
     print(f"tui-chat: error: {printable(message)}", file=stream or sys.stderr)
 
 
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-PLACEHOLDER = "\ufffd"
-"""What a control character in a title (from a file, say) is printed as."""
-
-
 def printable(text: str) -> str:
-    """``text`` with C0/C1 control characters other than newline and tab made visible.
-
-    Titles and texts come from files and providers; an escape sequence in one must not drive the
-    terminal.
-    """
-    return _CONTROL.sub(PLACEHOLDER, text)
+    """``text`` with control characters other than newline and tab made visible
+    (``tui.safe_text.inert``): titles and texts come from files and providers, and an escape
+    sequence in one must not drive the terminal."""
+    return inert(text)
 
 
 @asynccontextmanager

@@ -178,7 +178,7 @@ def test_a_title_with_control_characters_is_printed_harmlessly(tmp_path: Path) -
     listed = run("list")
     assert listed.returncode == 0
     assert "\x1b" not in listed.stdout and "\x9b" not in listed.stdout
-    assert "Red \ufffd[31malert\ufffd2J" in listed.stdout
+    assert "Red ␛[31malert\\x9b2J" in listed.stdout
     assert rows(db_path(), "SELECT title FROM conversations") == [("Red \x1b[31malert\x9b2J",)]
 
 

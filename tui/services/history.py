@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui.domain import ApiMode, Conversation, Message, SearchHit
+from tui.safe_text import inert
 from tui.store.snippets import MATCH_END, MATCH_START
 
 __all__ = ["MATCH_END", "MATCH_START", "HistoryService", "Thread", "inert"]
@@ -29,26 +30,6 @@ PAGE = 200
 SEARCH_LIMIT = 200
 """Search hits shown at most."""
 
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def inert(text: str) -> str:
-    """Text from outside (titles, previews, snippets) with control characters made visible.
-
-    C0/C1 controls become ``␛``-style placeholders (U+2400 block) and bidi controls are shown
-    as ``<U+202E>``, so nothing in them can act on the terminal.
-    """
-
-    def visible(match: re.Match[str]) -> str:
-        char = match.group()
-        code = ord(char)
-        if code < 0x20:
-            return chr(0x2400 + code)
-        if code == 0x7F:
-            return "␡"
-        return f"<U+{code:04X}>"
-
-    return _CONTROL.sub(visible, text)
 
 
 _MARKUP = re.compile(r"(?:(?<=\s)|^)(?:#{1,6}|>|[-*+]|\d+\.)\s+|\*\*|__|`+")
