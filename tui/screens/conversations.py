@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Input, OptionList, ProgressBar, Static
 
 from tui.domain import Conversation
+from tui.safe_text import inert
 from tui.widgets.conversation_list import ConversationList
 from tui.widgets.footer import KeysFooter
 from tui.widgets.path_input import PathInput
@@ -94,9 +95,9 @@ class ConversationsScreen(Screen[None]):
             placeholder="Search titles and messages (Enter opens, ↑↓ move, Esc clears)",
             id="search",
         )
-        yield Static("", id="list-info")
+        yield Static("", id="list-info", markup=False)
         yield Input(id="rename")
-        yield Static("", id="list-empty")
+        yield Static("", id="list-empty", markup=False)
         yield ConversationList(id="conversations")
         yield PathInput(id="list-path")
         yield ProgressBar(id="import-progress", show_eta=False)
@@ -153,7 +154,7 @@ class ConversationsScreen(Screen[None]):
             listing.highlight_conversation(keep)
             self._total = self._loaded = len(hits)
             count = len(hits)
-            self._info(f"{count} match{'es' if count != 1 else ''} for “{query}”")
+            self._info(f"{count} match{'es' if count != 1 else ''} for “{inert(query)}”")
         else:
             page = await history.page(archived=self.archive_view)
             if keep is None and listing.current is not None:
@@ -184,7 +185,7 @@ class ConversationsScreen(Screen[None]):
         if not nothing:
             return
         if query:
-            empty.update(f"Nothing matches “{query}”. Esc clears the search.")
+            empty.update(f"Nothing matches “{inert(query)}”. Esc clears the search.")
         elif self.archive_view:
             empty.update("The archive is empty. v goes back to the conversations.")
         else:
@@ -470,7 +471,6 @@ class ConversationsScreen(Screen[None]):
 
     @work(group="import", exclusive=True, exit_on_error=False)
     async def _import(self, path: Path) -> None:
-        from tui.services.history import inert
 
         history = await self._history()
         bar = self.query_one("#import-progress", ProgressBar)

@@ -44,7 +44,7 @@ def header_content(message: Message, sibling: tuple[int, int]) -> Content:
     elif message.role is Role.SYSTEM:
         parts.append(("System", "bold $text-warning"))
     else:
-        parts.append((message.model or "Assistant", "bold $text-primary"))
+        parts.append((inert(message.model or "Assistant"), "bold $text-primary"))
     details = [message.created_at.astimezone().strftime("%H:%M")]
     if message.input_tokens is not None or message.output_tokens is not None:
         usage = f"in {message.input_tokens or 0:,} · out {message.output_tokens or 0:,}"
@@ -208,7 +208,7 @@ class MessageView(Widget, can_focus=True):
         self._body: StreamingMarkdown | Static = (
             StreamingMarkdown(message.content, classes="body")
             if message.role is Role.ASSISTANT
-            else Static(Content(message.content), classes="body")
+            else Static(Content(inert(message.content)), classes="body")
         )
         self.set_class(message.role is Role.USER, "-user")
 
@@ -224,7 +224,7 @@ class MessageView(Widget, can_focus=True):
             names = "  ".join(f"📎 {inert(item.name)}" for item in message.attachments)
             yield Static(Content(names), classes="attachments")
         if message.error:
-            self._error = Static(Content(message.error), classes="error")
+            self._error = Static(Content(inert(message.error)), classes="error")
             yield self._error
 
     def _make_reasoning(self, text: str, collapsed: bool) -> Collapsible:
@@ -358,6 +358,7 @@ class MessageView(Widget, can_focus=True):
 
     async def show_error(self, text: str, hint: str = "") -> None:
         """Show an error under the message, with what to do about it."""
+        text, hint = inert(text), inert(hint)  # a provider's words, quoted
         content = Content(text) if not hint else Content.assemble(text, "\n", (hint, "italic"))
         if self._error is None:
             self._error = Static(content, classes="error")

@@ -26,6 +26,7 @@ from textual.message import Message as TextualMessage
 from textual.widgets import Markdown
 from textual.widgets._markdown import MarkdownBlock, MarkdownFence
 
+from tui.safe_text import inert
 from tui.textual_fixes import apply_markdown_fixes
 from tui.widgets._blocks import (
     Block,
@@ -96,7 +97,7 @@ class StreamingMarkdown(Markdown):
         classes: str | None = None,
     ) -> None:
         super().__init__(None, name=name, id=id, classes=classes, open_links=False)
-        self._text = markdown
+        self._text = inert(markdown)
         """Everything received so far, except what is still in ``_pending``."""
         self._pending: list[str] = []
         self._frame_interval = 1.0 / frame_rate
@@ -175,7 +176,7 @@ class StreamingMarkdown(Markdown):
         self._streaming = True
         self._confirmed.clear()
         if markdown:
-            self._pending.append(markdown)
+            self._pending.append(inert(markdown))
         if self._frame_waiter is None:
             self._frame_done = asyncio.get_running_loop().create_future()
             self._frame_waiter = AwaitComplete(self._frame_done)
@@ -213,7 +214,7 @@ class StreamingMarkdown(Markdown):
     def set_text(self, markdown: str) -> AwaitComplete:
         """Replace the whole text of a message that is not streaming."""
         self._pending.clear()
-        self._text = markdown
+        self._text = inert(markdown)
         self._streaming = False
         if not self.is_mounted:
             return AwaitComplete()
