@@ -8,6 +8,7 @@ from textual.pilot import Pilot
 from textual.widgets.markdown import MarkdownBlock
 
 from bench.frames import DrawnFrames
+from tests.ui.conftest import wait_for
 from tests.ui.hosts import (
     BareHost,
     drawn_spacers,
@@ -38,8 +39,8 @@ async def stream_reply(pilot: Pilot[None], log: ChatLog, lines: int) -> MessageV
     view = await log.add_message(reply, streaming=True)
     for index in range(lines):
         for word in f"Line {index} of the streamed reply.\n\n".split(" "):
-            view.append_text(word + " ")
-        await pilot.pause(0.01)
+            shown = view.append_text(word + " ")
+        await shown  # the frame that shows the line
     await log.finish_streaming(make_message(1000, ""))
     await settle(pilot)
     return view
@@ -211,13 +212,15 @@ async def test_while_scrolling_only_the_scroll_mounts_and_the_margins_fill_after
         # each frame left the rest for later (the event loop stays free for the next key).
         assert drawn_spacers(app, log) == []
         while_scrolling = len(outside_the_view())
-        await pilot.pause(1.2)  # scrolling has stopped
-        await settle(pilot, rounds=20)
-        rows = log.scrollable_content_region
-        above = [view for view in outside_the_view() if view.region.bottom <= rows.y]
-        below = [view for view in outside_the_view() if view.region.y >= rows.bottom]
-        assert len(above) > MOUNT_PER_FRAME and len(below) > MOUNT_PER_FRAME
-        assert while_scrolling < len(above) + len(below)
+
+        def margins_filled() -> bool:  # once the scrolling has stopped for SCROLLING seconds
+            rows = log.scrollable_content_region
+            above = [view for view in outside_the_view() if view.region.bottom <= rows.y]
+            below = [view for view in outside_the_view() if view.region.y >= rows.bottom]
+            return len(above) > MOUNT_PER_FRAME and len(below) > MOUNT_PER_FRAME
+
+        await wait_for(margins_filled)
+        assert while_scrolling < len(outside_the_view())
 
 
 async def test_updates_reach_mounted_views() -> None:
@@ -243,8 +246,7 @@ async def test_a_cancelled_reply_keeps_what_arrived() -> None:
             make_message(3, "", status=MessageStatus.STREAMING), streaming=True
         )
         for piece in ["Here is the code:\n\n```py", "thon\nprint('par", "tial')\n"]:
-            view.append_text(piece)
-            await pilot.pause(0.05)
+            await view.append_text(piece)  # the frame that shows it
         await log.finish_streaming(make_message(3, "", status=MessageStatus.CANCELLED))
         await pilot.pause()
         assert view.text == "Here is the code:\n\n```python\nprint('partial')\n"

@@ -78,9 +78,9 @@ def top_level_structure(markdown: Markdown) -> list[tuple[str, str]]:
 async def stream(pilot: Pilot[None], markdown: StreamingMarkdown, text: str, size: int) -> None:
     """Append ``text`` in pieces of ``size``, letting a frame through now and then."""
     for index, piece in enumerate(chunks(text, size)):
-        markdown.append(piece)
+        shown = markdown.append(piece)
         if index % 7 == 0:
-            await pilot.pause(0.01)
+            await shown  # the frame that shows it
     await markdown.finish()
     await markdown.confirmed()
     await pilot.pause()
@@ -122,8 +122,7 @@ async def test_finished_blocks_are_rendered_once() -> None:
         await markdown.append("# Title\n\nFirst paragraph.\n\n")
         heading = markdown.children[0]
         for piece in chunks("Second paragraph grows word by word. " * 8, 6):
-            markdown.append(piece)
-            await pilot.pause(0.04)
+            await markdown.append(piece)  # a frame for each piece
         assert markdown.frozen_count == 2
         assert markdown.children[0] is heading  # never rebuilt while the tail streamed
         await markdown.finish()
@@ -170,9 +169,10 @@ async def test_a_long_answer_keeps_only_the_blocks_near_the_view_mounted() -> No
     app = Host(markdown)
     async with app.run_test(size=(60, 20)) as pilot:
         app.query_one("#scroll").anchor()
-        for piece in chunks(text, 40):
-            markdown.append(piece)
-            await pilot.pause(0.005)
+        for index, piece in enumerate(chunks(text, 40)):
+            shown = markdown.append(piece)
+            if index % 7 == 0:
+                await shown
         await markdown.finish()
         await settle(pilot)
         assert markdown.block_count == 150
@@ -246,9 +246,10 @@ async def test_finish_shows_the_rest_at_once_and_the_clean_parse_mends_the_rest(
     markdown = StreamingMarkdown()
     app = Host(markdown)
     async with app.run_test(size=(80, 120)) as pilot:
-        for piece in chunks(text, 4):
-            markdown.append(piece)
-            await pilot.pause(0.005)
+        for index, piece in enumerate(chunks(text, 4)):
+            shown = markdown.append(piece)
+            if index % 7 == 0:
+                await shown
         assert top_level_structure(markdown)[0] == ("MarkdownParagraph", "See [docs] for more.")
         await markdown.finish()
         assert not markdown.is_confirmed
