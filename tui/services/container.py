@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui.config.paths import config_file, database_file
@@ -80,11 +83,57 @@ class Services:
         self.settings = settings
         self.problems = list(catalog.problems)
 
+    @property
+    def damaged(self) -> bool:
+        """The history file was found damaged: nothing more is written to it."""
+        return self.store.damaged
+
+    def on_damage(self, listener: Callable[[str, Path | None], None]) -> None:
+        """Call ``listener(message, path)`` once, when the store finds its file damaged.
+
+        ``message`` is the one line to show; ``path`` the file to offer moving aside.
+        """
+        path = self.store.path
+        self.store.guard.add_listener(lambda error: listener(str(error), path))
+
     async def close(self) -> None:
-        await self.history.purge_all()
-        await self.chat.close()
-        await self.client.aclose()
-        await self.store.close()
+        """Close everything; a database that cannot take the last deletes does not stop it."""
+        from tui.store.errors import StoreError
+
+        try:
+            # Busy, read-only or damaged: the conversations waiting for their undo window to
+            # be deleted stay in the history (they show again next time); nothing else is lost.
+            with contextlib.suppress(StoreError):
+                await self.history.purge_all()
+        finally:
+            await self.chat.close()
+            await self.client.aclose()
+            await self.store.close()
+
+
+def damaged_file(exc: BaseException) -> Path | None:
+    """The history file to offer moving aside when ``exc`` says it is damaged, else None.
+
+    Not for a file of a newer version, nor for another program's database.
+    """
+    from tui.store.errors import CorruptDatabaseError, ForeignDatabaseError
+
+    if isinstance(exc, CorruptDatabaseError) and not isinstance(exc, ForeignDatabaseError):
+        location = exc.location
+        if location and Path(location).exists():
+            return Path(location)
+    return None
+
+
+async def move_database_aside(path: Path) -> Path:
+    """Rename the history file (and its ``-wal``/``-shm``) out of the way; never deletes it.
+
+    Returns where it went. Call only with the person's consent, with the store closed.
+    Raises ``StoreError`` when the file cannot be renamed.
+    """
+    from tui.store.sqlitefile import move_aside
+
+    return await asyncio.to_thread(move_aside, path)
 
 
 async def open_services(
@@ -97,11 +146,15 @@ async def open_services(
     demo_tokens_per_second: float | None = None,
     improve_titles: bool | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    busy_timeout_ms: int | None = None,
 ) -> Services:
     """Read the settings, open the store (migrating it if needed) and wire the engine.
 
     ``base_url`` (with ``api_key`` or ``TUI_CHAT_API_KEY``) adds the ad-hoc provider ``custom``.
-    Raises ``tui.store.errors.StoreError`` when the database cannot be used.
+    ``busy_timeout_ms``: how long a write waits for another program's lock (default: the
+    store's ``BUSY_TIMEOUT_MS``).
+    Raises ``tui.store.errors.StoreError`` when the database cannot be used; its
+    ``settings_problems`` then carries the settings' problems found before, to show as well.
     """
     from tui.providers.catalog import ADHOC_PROVIDER, ModelCatalog, adhoc_provider
     from tui.providers.demo import demo_mounts
@@ -109,7 +162,7 @@ async def open_services(
     from tui.providers.http import make_client
     from tui.services.chat import ChatService
     from tui.services.routing import ProviderRegistry
-    from tui.store.db import open_store
+    from tui.store.db import BUSY_TIMEOUT_MS, open_store
 
     env = dict(os.environ) if env is None else dict(env)
     settings, problems = load_settings(config_file(config), env)
@@ -133,20 +186,34 @@ async def open_services(
         speed = _demo_speed(env.get("TUI_CHAT_DEMO_SPEED"), problems)
     client = make_client(mounts=demo_mounts(tokens_per_second=speed), transport=transport)
     try:
-        store = await open_store(settings.database_url, path=database_file(db))
-    except BaseException:
+        store = await open_store(
+            settings.database_url,
+            path=database_file(db),
+            busy_timeout_ms=BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms,
+        )
+    except BaseException as exc:
         await client.aclose()
+        _note_settings_problems(exc, problems)
         raise
     try:
         facts = await store.repository.provider_facts()
-    except BaseException:
+    except BaseException as exc:
         await store.close()
         await client.aclose()
+        _note_settings_problems(exc, problems)
         raise
     catalog.apply_facts(facts)
     registry = ProviderRegistry(settings, client, env=env, catalog=catalog, keys=keys, facts=facts)
     chat = ChatService(store.repository, registry, defaults=settings.defaults)
     return Services(settings, client, registry, store, chat, problems, facts=facts)
+
+
+def _note_settings_problems(exc: BaseException, problems: list[str]) -> None:
+    """A store error carries the settings' problems, so they are shown even so."""
+    from tui.store.errors import StoreError
+
+    if isinstance(exc, StoreError):
+        exc.settings_problems = list(problems)
 
 
 def _demo_speed(value: str | None, problems: list[str]) -> float:

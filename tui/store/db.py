@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import event, make_url
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -18,11 +18,13 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from tui.store.errors import StoreError
+from tui.store.guard import WriteGuard
 from tui.store.migrate import WRITE_OPTION, classify, ensure_schema, refuse
 from tui.store.repository import ConversationRepository
 from tui.store.sqlitefile import (
     check_sqlite_version,
     describe_db_error,
+    hold_read_only,
     inspect_file,
     move_aside,
 )
@@ -38,16 +40,30 @@ JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 class Store:
     """An open history database: the engine, a session factory and the repository on top."""
 
-    def __init__(self, engine: AsyncEngine, *, location: str, path: Path | None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        location: str,
+        path: Path | None,
+        guard: WriteGuard | None = None,
+    ) -> None:
         self.engine = engine
         self.location = location
         """The file path (or the URL without its password), for messages."""
         self.path = path
         """The SQLite file, or None for another kind of database."""
+        self.guard = guard or WriteGuard(location)
+        """Stops every write once SQLite found the file damaged (see ``tui.store.guard``)."""
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.repository = ConversationRepository(self.sessions, location=location)
         self._watcher: AsyncConnection | None = None
         self._watch_lock = asyncio.Lock()
+
+    @property
+    def damaged(self) -> bool:
+        """SQLite found the file damaged: nothing more is written to it."""
+        return self.guard.damaged
 
     async def change_token(self) -> int:
         """A number that changes when any connection commits (SQLite's ``data_version``).
@@ -68,11 +84,23 @@ class Store:
             return value
 
     async def close(self) -> None:
-        """Close every pooled connection (SQLite checkpoints the log on the last one)."""
-        if self._watcher is not None:
-            await self._watcher.close()
-            self._watcher = None
-        await self.engine.dispose()
+        """Close every pooled connection (SQLite checkpoints the log on the last one).
+
+        Not so once the file is known to be damaged: a read-only connection is held open while
+        the pool closes and closed last, so no checkpoint copies the log into the file; the
+        ``-wal`` file stays beside it (``move_aside`` moves both).
+        """
+        holder = None
+        if self.guard.damaged and self.path is not None:
+            holder = await asyncio.to_thread(hold_read_only, self.path)
+        try:
+            if self._watcher is not None:
+                await self._watcher.close()
+                self._watcher = None
+            await self.engine.dispose()
+        finally:
+            if holder is not None:
+                await asyncio.to_thread(holder.close)
 
     async def __aenter__(self) -> Store:
         return self
@@ -92,7 +120,11 @@ def sqlite_url(path: Path) -> str:
 
 
 async def open_store(
-    url: str | None = None, *, path: Path | None = None, recover: bool = True
+    url: str | None = None,
+    *,
+    path: Path | None = None,
+    recover: bool = True,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
 ) -> Store:
     """Open (creating or upgrading as needed) the history database at ``path`` or ``url``.
 
@@ -100,10 +132,13 @@ async def open_store(
         url: a SQLAlchemy async URL, e.g. ``sqlite+aiosqlite:///history.sqlite3``.
         path: an SQLite file; its folder is created if missing. Takes precedence over ``url``.
         recover: mark messages a crashed run left ``streaming`` as ``interrupted``.
+        busy_timeout_ms: how long a writer waits for another copy's lock before giving up.
 
     Raises:
         DatabaseTooNewError: written by a newer version; the file is left untouched.
         CorruptDatabaseError: not a readable history database; nothing is changed.
+        DatabaseDamagedError: damage found once opened (while upgrading or recovering);
+            nothing more is written to it.
         StoreError: anything else, with the file named and what to do.
     """
     if path is not None:
@@ -125,18 +160,19 @@ async def open_store(
         await asyncio.to_thread(_look_before_opening, file, location)
 
     engine = create_async_engine(url)
+    guard = WriteGuard(location)
     if engine.dialect.name == "sqlite":
-        _install_sqlite_hooks(engine)
-    store = Store(engine, location=location, path=file)
+        _install_sqlite_hooks(engine, guard, busy_timeout_ms)
+    store = Store(engine, location=location, path=file, guard=guard)
     try:
         await ensure_schema(engine, location=location)
         if recover:
             await store.repository.mark_interrupted()
     except DBAPIError as exc:
-        await engine.dispose()
+        await store.close()
         raise describe_db_error(exc.orig, location) from None
     except BaseException:
-        await engine.dispose()
+        await store.close()  # damage found here: closed without a checkpoint into the file
         raise
     return store
 
@@ -154,8 +190,15 @@ def _look_before_opening(file: Path, location: str) -> None:
         refuse(classify(look.table_names, look.versions), look.versions, location)
 
 
-def _install_sqlite_hooks(engine: AsyncEngine) -> None:
-    """Set the connection PRAGMAs and take over transaction begins."""
+def _install_sqlite_hooks(
+    engine: AsyncEngine, guard: WriteGuard, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> None:
+    """Set the connection PRAGMAs, take over transaction begins, and stop writing on damage.
+
+    Every driver error passes ``handle_error``: this is the one place where SQLite's report of a
+    damaged file (``SQLITE_CORRUPT``, ``SQLITE_NOTADB``) becomes ``DatabaseDamagedError`` and
+    trips the guard; ``before_cursor_execute`` then refuses each later write before it is sent.
+    """
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -164,9 +207,10 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             # busy_timeout first: switching to WAL itself may have to wait for another copy.
-            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            if not guard.damaged:  # switching the journal mode writes to the file
+                cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
         finally:
@@ -177,4 +221,21 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY if
         # another copy wrote in between (busy_timeout cannot help); writers take the lock first.
         write = connection.get_execution_options().get(WRITE_OPTION, False)
+        if write and guard.damaged:
+            raise guard.error()
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _before_execute(
+        _connection: Connection,
+        _cursor: Any,
+        statement: str,
+        _parameters: Any,
+        _context: Any,
+        _executemany: bool,
+    ) -> None:
+        guard.check_statement(statement)
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> BaseException | None:
+        return guard.check_error(context.original_exception)

@@ -13,6 +13,9 @@ class StoreError(Exception):
         super().__init__(message)
         self.location = location
         """The file (or URL without credentials) the error is about."""
+        self.settings_problems: list[str] = []
+        """The settings' problems found before the store failed to open (set by
+        ``tui.services.container.open_services``), to be shown along with this error."""
 
 
 class DatabaseTooNewError(StoreError):
@@ -20,9 +23,18 @@ class DatabaseTooNewError(StoreError):
 
 
 class CorruptDatabaseError(StoreError):
-    """The file is not a readable history database; nothing was changed.
+    """The file is not a readable history database.
 
-    The app may offer ``tui.store.db.move_aside(path)`` once the person agrees.
+    Raised as such by the look before opening, which changes nothing. The app may offer
+    ``tui.store.db.move_aside(path)`` once the person agrees.
+    """
+
+
+class DatabaseDamagedError(CorruptDatabaseError):
+    """SQLite found the file damaged while working on it (``SQLITE_CORRUPT``/``SQLITE_NOTADB``).
+
+    From then on the store writes nothing more to the file: every write is refused with this
+    error before any statement reaches it. Reads go on as far as the damage allows.
     """
 
 

@@ -7,6 +7,7 @@ is how a file from a newer version or a damaged file can be refused byte-for-byt
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,9 +69,7 @@ def inspect_file(path: Path) -> FileLook:
         if not path.exists() or path.stat().st_size == 0:
             return FileLook(exists=False)
         # A log or journal may hold committed pages the file lacks: read through it then.
-        logged = any(path.with_name(path.name + suffix).exists() for suffix in ("-wal", "-journal"))
-        uri = path.resolve().as_uri() + ("?mode=ro" if logged else "?mode=ro&immutable=1")
-        connection = sqlite3.connect(uri, uri=True)
+        connection = sqlite3.connect(_read_only_uri(path), uri=True)
     except OSError as exc:
         raise StoreError(
             f"Cannot read {location}: {exc.strerror or exc}.", location=location
@@ -92,6 +91,72 @@ def inspect_file(path: Path) -> FileLook:
         raise describe_db_error(exc, location) from None
     finally:
         connection.close()
+
+
+def _read_only_uri(path: Path) -> str:
+    """A read-only URI; ``immutable`` when no log or journal exists, so no ``-shm`` appears."""
+    logged = any(path.with_name(path.name + suffix).exists() for suffix in ("-wal", "-journal"))
+    return path.resolve().as_uri() + ("?mode=ro" if logged else "?mode=ro&immutable=1")
+
+
+def integrity_problems(path: Path) -> list[str]:
+    """Run ``PRAGMA integrity_check`` on the file read-only; return the problems it lists.
+
+    An empty list means the file is sound. Nothing is written, not even ``-wal``/``-shm`` files.
+
+    Raises:
+        CorruptDatabaseError: the file is not a database at all (or too damaged to read).
+        StoreError: the file is missing, a folder, or cannot be read.
+    """
+    location = str(path)
+    if path.is_dir():
+        raise StoreError(f"{location} is a folder, not a database file.", location=location)
+    try:
+        if not path.is_file():
+            raise StoreError(f"{location} does not exist.", location=location)
+        connection = sqlite3.connect(_read_only_uri(path), uri=True)
+    except OSError as exc:
+        raise StoreError(
+            f"Cannot read {location}: {exc.strerror or exc}.", location=location
+        ) from None
+    except sqlite3.Error as exc:
+        raise describe_db_error(exc, location) from None
+    try:
+        rows = connection.execute("PRAGMA integrity_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        if _primary_code(exc) == _SQLITE_CORRUPT:
+            # Too damaged for the check to finish (e.g. the schema page): that is its finding.
+            return [str(exc.args[0]) if exc.args else "database disk image is malformed"]
+        raise describe_db_error(exc, location) from None
+    except sqlite3.Error as exc:
+        raise describe_db_error(exc, location) from None
+    finally:
+        connection.close()
+    # One row per problem, though SQLite may put several on one row; "ok" alone means sound.
+    lines = [
+        line.strip()
+        for row in rows
+        for line in str(row[0]).splitlines()
+        if line.strip() and not line.startswith("*** in database")
+    ]
+    return [] if lines == ["ok"] else lines
+
+
+def hold_read_only(path: Path) -> sqlite3.Connection | None:
+    """A read-only connection reading through the log, to close after every other one.
+
+    The last connection to close checkpoints the write-ahead log into the file, unless it is
+    read-only: holding this one keeps a damaged file exactly as it was. None if it cannot open.
+    """
+    try:
+        connection = sqlite3.connect(
+            path.resolve().as_uri() + "?mode=ro", uri=True, check_same_thread=False
+        )
+    except (OSError, sqlite3.Error):
+        return None
+    with contextlib.suppress(sqlite3.Error):
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    return connection
 
 
 def peek_conversations(path: Path) -> bool | None:
@@ -117,10 +182,33 @@ def peek_conversations(path: Path) -> bool | None:
         connection.close()
 
 
-def describe_db_error(exc: BaseException | None, location: str) -> StoreError:
-    """Turn an SQLite error into a ``StoreError`` that says what happened and what to do."""
+def _primary_code(exc: BaseException | None) -> int | None:
+    """SQLite's primary result code of a driver error, when the driver tells it."""
     code = getattr(exc, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def damage_detail(exc: BaseException | None) -> str | None:
+    """SQLite's words when a driver error says the file is damaged (or not a database at all)."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return None
+    primary = _primary_code(exc)
+    detail = str(exc.args[0]) if exc.args else "database disk image is malformed"
+    if primary in (_SQLITE_NOTADB, _SQLITE_CORRUPT):
+        return detail
+    if primary is None and ("not a database" in detail or "malformed" in detail):
+        return detail
+    return None
+
+
+def describe_db_error(exc: BaseException | None, location: str) -> StoreError:
+    """Turn an SQLite error into a ``StoreError`` that says what happened and what to do.
+
+    Its damage case ("Nothing was changed") is for the read-only looks of this module: once the
+    store has connected, the engine's hook reports damage as ``DatabaseDamagedError`` instead
+    (``tui.store.guard``), before this is reached.
+    """
+    primary = _primary_code(exc)
     # Only SQLite's own short message: never SQL text or bound parameters.
     detail = str(exc.args[0]) if exc is not None and exc.args else type(exc).__name__
     if primary in (_SQLITE_NOTADB, _SQLITE_CORRUPT) or (
