@@ -11,9 +11,9 @@ from tui.config.settings import (
     Secret,
     Settings,
     load_settings,
-    save_settings,
 )
 from tui.domain import ApiMode
+from tui.services.settings_edit import save_settings_file
 
 
 def test_missing_file_gives_defaults(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_save_round_trip_is_private(tmp_path: Path) -> None:
     settings = Settings(
         providers={"openai": ProviderSettings(name="openai", api_key=Secret("sk-test-123456789"))}
     )
-    save_settings(settings, path)
+    save_settings_file(settings, path, previous=Settings())
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     loaded, problems = load_settings(path, env={})
     assert problems == []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from textual.app import App
 from textual.widgets import Button, ContentSwitcher, Input, OptionList, Select, Switch, TextArea
 
+from tests.ui.conftest import wait_for
 from tests.ui.settings_host import SettingsHost
 from tui.config.settings import ProviderSettings, Secret, Settings
 from tui.domain import ApiMode
@@ -17,6 +19,12 @@ NEW_KEY = "sk-proj-NEWSECRET9876543210zz99"
 
 def with_openai_key() -> Settings:
     return Settings(providers={"openai": ProviderSettings("openai", api_key=Secret(OLD_KEY))})
+
+
+def nothing_queued(app: App[object]) -> bool:
+    """No message waits to be handled by the app, the screen or any of its widgets."""
+    nodes = [app, *app.screen.walk_children(with_self=True)]
+    return all(node._message_queue.empty() for node in nodes)
 
 
 def assert_never_shown(text: str, key: str) -> None:
@@ -354,8 +362,10 @@ async def test_opening_on_a_provider_settles() -> None:
     app = SettingsHost(Settings(), focus_provider="llamacpp")
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
         await pilot.pause()
+        await wait_for(lambda: nothing_queued(app))
         highlights = sum(isinstance(m, OptionList.OptionHighlighted) for m in seen)
-        await pilot.pause(0.3)
+        await pilot.pause()  # one more round: whatever a loop had set off would be here now
+        assert nothing_queued(app)
         assert sum(isinstance(m, OptionList.OptionHighlighted) for m in seen) == highlights
         options = app.settings_screen.query_one("#provider-list", OptionList)
         assert options.highlighted_option is not None

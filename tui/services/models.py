@@ -322,7 +322,7 @@ class ModelService:
         defaults = replace(settings.defaults, provider=provider, model=model, api_mode=api_mode)
         updated = replace(settings, defaults=defaults)
         services.apply_settings(updated)
-        await apply_settings(updated, updated.config_path)
+        await apply_settings(updated, updated.config_path, previous=settings)
 
 
 def _now() -> datetime:
