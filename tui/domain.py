@@ -188,11 +188,20 @@ class ChatRequest:
     web_search: bool = False
     store: bool = True
     stream: bool = True
+    first_token_timeout: float | None = None
+    """Seconds to wait for the first event after sending; None: the provider's limit."""
+    idle_timeout: float | None = None
+    """Seconds of silence allowed once the reply flows; None: the provider's limit."""
 
 
 # --------------------------------------------------------------------------------------------
 # Catalog
 # --------------------------------------------------------------------------------------------
+
+DEFAULT_FIRST_TOKEN_TIMEOUT = 600.0
+"""Seconds from sending a request to its first event, unless a provider's settings say."""
+DEFAULT_IDLE_TIMEOUT = 60.0
+"""Seconds a streaming reply may send nothing once it has started, unless the settings say."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +224,10 @@ class ProviderConfig:
     """The server keeps responses, so ``previous_response_id`` can chain from them. Servers
     with a stateless ``/responses`` (Ollama, llama.cpp, vLLM by default) need the whole path
     resent as ``input`` every turn."""
+    first_token_timeout: float = DEFAULT_FIRST_TOKEN_TIMEOUT
+    """Seconds a reply may take to start (``-pro`` models think for minutes first)."""
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    """Seconds a flowing reply may go silent before the turn fails."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,9 @@ Endpoints (with or without the ``/v1`` prefix): ``POST /chat/completions``, ``PO
 OpenAI's 400 ``previous_response_not_found``), ``GET /models``. Every request is recorded.
 Constructor flags make it act like servers that lack a feature (see ``LoopbackServer``).
 
+``silent()`` scripts a server that takes the request and then sends nothing at all, not even
+the status line, until the client leaves (a model that thinks for ever behind a proxy).
+
 Standalone: ``python -m tests.support.server --port 8765`` and point a provider's base URL at
 the printed address. Send ``x-loopback-script: <Behaviour JSON>`` to script one request.
 """
@@ -31,6 +34,14 @@ from tests.support.exchange import ClientGone, Exchange
 from tests.support.script import Behaviour
 
 DEFAULT_MODELS = ("loopback-chat", "loopback-reasoner", "loopback-pro")
+SILENT = "silent"
+"""The fault of ``silent()``: no byte of a response, not even its status line."""
+
+
+def silent(seconds: float = 30.0) -> Behaviour:
+    """Take the request, then say nothing for ``seconds`` (or until the client leaves) and
+    close the connection without a response."""
+    return Behaviour(fault=SILENT, stall_seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -204,8 +215,18 @@ class LoopbackServer:
             self._requests.append(record)
             number = len(self._requests) - 1
         behaviour = self._behaviour_for(headers)
+        if behaviour.fault == SILENT:
+            return await self._say_nothing(reader, number, behaviour.stall_seconds)
         exchange = Exchange(reader, writer, number, self)
         return await exchange.respond(record, behaviour)
+
+    async def _say_nothing(self, reader: asyncio.StreamReader, number: int, seconds: float) -> bool:
+        """Send no response for ``seconds``; note it if the client leaves first."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await reader.read(1)  # b"" when the client closes; nothing else comes
+                self.note_disconnect(number)
+        return False  # the connection closes without a response
 
     def _behaviour_for(self, headers: dict[str, str]) -> Behaviour:
         scripted = headers.get("x-loopback-script")

@@ -1,7 +1,8 @@
 """Settings: a TOML file plus ``TUI_CHAT_*`` environment overrides, held in frozen dataclasses.
 
 pydantic-settings would cost ~100 ms of import on every start, so the file is read with
-``tomllib`` and validated here; it is written back with ``tomli_w`` at mode 0600.
+``tomllib`` and validated here. Saving (``tui.services.settings_edit``) edits the file in place
+with ``tomlkit``, changing only what changed, so the user's comments and keys survive.
 
 Priority, highest first: explicit arguments (command-line flags), then the environment, then the
 file, then the defaults below. A file that cannot be read or has bad values never stops the app:
@@ -93,6 +94,10 @@ class ProviderSettings:
     supports_responses: bool | None = None
     models: tuple[str, ...] = ()
     """Extra model ids to list for this provider."""
+    first_token_timeout: float | None = None
+    """Seconds a reply may take to start; None: the built-in 600."""
+    idle_timeout: float | None = None
+    """Seconds a started reply may go silent; None: the built-in 60."""
 
 
 VERBOSITY_LEVELS = ("low", "medium", "high")
@@ -225,7 +230,22 @@ def _parse_provider(name: str, data: Any, problems: list[str]) -> ProviderSettin
         max_tokens_param=max_param,
         supports_responses=supports,
         models=tuple(models),
+        first_token_timeout=_seconds(data, "first_token_timeout", where, problems),
+        idle_timeout=_seconds(data, "idle_timeout", where, problems),
     )
+
+
+def _seconds(data: dict[str, Any], key: str, where: str, problems: list[str]) -> float | None:
+    """A time limit in seconds: a positive number; anything else is a problem and ignored."""
+    if key not in data:
+        return None
+    value = data[key]
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < float("inf"):
+        return float(value)
+    problems.append(
+        f"{where}.{key} must be a positive number of seconds; got {value!r}; using the default."
+    )
+    return None
 
 
 def parse_settings(data: dict[str, Any], problems: list[str]) -> Settings:
@@ -294,7 +314,10 @@ def load_settings(path: Path, env: dict[str, str] | None = None) -> tuple[Settin
 
 
 def settings_to_toml(settings: Settings) -> dict[str, Any]:
-    """The document ``save_settings`` writes; keys appear only when set."""
+    """The settings as a TOML document; keys appear only when set.
+
+    A save writes only what differs between two of these (``tui.services.settings_edit``).
+    """
     defaults: dict[str, Any] = {}
     for key in (
         "provider",
@@ -328,6 +351,10 @@ def settings_to_toml(settings: Settings) -> dict[str, Any]:
             section["supports_responses"] = prov.supports_responses
         if prov.models:
             section["models"] = list(prov.models)
+        for key in ("first_token_timeout", "idle_timeout"):
+            limit = getattr(prov, key)
+            if limit is not None:
+                section[key] = int(limit) if limit == int(limit) else limit
         providers[name] = section
     document: dict[str, Any] = {"defaults": defaults, "ui": {"theme": settings.ui.theme}}
     if providers:
@@ -335,16 +362,3 @@ def settings_to_toml(settings: Settings) -> dict[str, Any]:
     if settings.database_url:
         document["database_url"] = settings.database_url
     return document
-
-
-def save_settings(settings: Settings, path: Path) -> None:
-    """Write the settings atomically, readable by the owner only (keys may be in it)."""
-    import tomli_w
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        tomli_w.dump(settings_to_toml(settings), handle)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)

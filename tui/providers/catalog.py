@@ -187,6 +187,8 @@ def _apply_overrides(config: ProviderConfig, section: ProviderSettings) -> Provi
         ),
         # A key the user configured is one the server expects.
         requires_key=config.requires_key or bool(section.api_key or section.api_key_env),
+        first_token_timeout=section.first_token_timeout or config.first_token_timeout,
+        idle_timeout=section.idle_timeout or config.idle_timeout,
     )
 
 

@@ -214,6 +214,41 @@ class StreamTimeoutError(NetworkError):
     default_message = "The provider stopped sending data."
 
 
+class _LimitError(StreamTimeoutError):
+    """A time limit of the provider's settings ran out; ``table`` names that settings table."""
+
+    def __init__(self, message: str | None = None, *, table: str | None = None, **kw: object):
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.table = table
+
+    def _where(self) -> str:
+        return f" in [providers.{self.table}]" if self.table else " in the provider's settings"
+
+
+class FirstTokenTimeoutError(_LimitError):
+    """Nothing of the reply arrived within the provider's ``first_token_timeout``."""
+
+    default_message = "The provider did not start the reply in time."
+
+    @property
+    def hint(self) -> str:
+        return (
+            f"Raise first_token_timeout{self._where()} (--first-token-timeout on the command "
+            "line), then retry (Ctrl+R)."
+        )
+
+
+class IdleTimeoutError(_LimitError):
+    """The reply had started, then nothing arrived for the provider's ``idle_timeout``."""
+
+    @property
+    def hint(self) -> str:
+        return (
+            f"Retry (Ctrl+R), or raise idle_timeout{self._where()} (--idle-timeout on the "
+            "command line)."
+        )
+
+
 class MalformedResponseError(ProviderError):
     """The server sent something that is not the protocol (bad JSON, bad UTF-8, wrong shape)."""
 

@@ -46,11 +46,20 @@ def make_client(
 def stream_timeout(client: httpx.AsyncClient, stall_timeout: float) -> httpx.Timeout:
     """The client's timeouts with the read timeout set to ``stall_timeout``.
 
-    On a stream the read timeout is the stall detector: it fires when no byte (data or keep-alive
-    comment) has arrived for that long.
+    httpx's read timeout fires when no byte (data or keep-alive comment) has arrived for that
+    long. The provider keeps its own two limits (``first_token_timeout``, ``idle_timeout``) and
+    sets this one above both, as a backstop.
     """
     base = client.timeout
     return httpx.Timeout(connect=base.connect, read=stall_timeout, write=base.write, pool=base.pool)
+
+
+def format_limit(seconds: float) -> str:
+    """A time limit as a message says it: ``0.5 s``, ``60 s``, ``90 s``, ``10m``, ``2m 30s``."""
+    if seconds < 120:
+        return f"{seconds:g} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}m {rest:02d}s" if rest else f"{minutes}m"
 
 
 def error_from_transport(

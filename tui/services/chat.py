@@ -358,6 +358,8 @@ class ChatService:
             web_search=options.web_search and route.model.web_search,
             store=True,
             stream=options.stream,
+            first_token_timeout=options.first_token_timeout,
+            idle_timeout=options.idle_timeout,
         )
         parent = chain_parent(path, route)
         if parent is None:

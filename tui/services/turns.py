@@ -35,6 +35,10 @@ class TurnOptions:
     temperature: float | None = None
     web_search: bool = False
     stream: bool = True
+    first_token_timeout: float | None = None
+    """Seconds the reply may take to start; None: the provider's ``first_token_timeout``."""
+    idle_timeout: float | None = None
+    """Seconds a started reply may go silent; None: the provider's ``idle_timeout``."""
 
 
 @dataclass(frozen=True, slots=True)
