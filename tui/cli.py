@@ -2,12 +2,14 @@
 
 ``tui-chat`` alone opens the app; the subcommands run the same engine on the same database,
 for scripts.
-Exit codes: 0 success, 1 the provider or the store failed, 2 bad usage, 130 interrupted.
+Exit codes: 0 success, 1 the provider or the store failed, 2 bad usage, 130 interrupted,
+141 the reader of stdout went away (``tui-chat list | head -1``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from tui import __version__
@@ -16,6 +18,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE, what a Unix tool killed by a closed pipe reports."""
 
 
 def _common(default: object) -> argparse.ArgumentParser:
@@ -65,7 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask.add_argument("--api", choices=["auto", "chat", "responses"], help="which API to use")
     ask.add_argument("-s", "--system", metavar="TEXT", help="system prompt (instructions)")
-    ask.add_argument("--reasoning-effort", metavar="LEVEL", help="none, minimal, low, medium, high")
+    ask.add_argument(
+        "--reasoning-effort",
+        metavar="LEVEL",
+        help="how hard a reasoning model thinks: none, minimal, low, medium, high or xhigh "
+        "(models take the levels they support)",
+    )
     ask.add_argument("--max-output-tokens", type=_positive_int, metavar="N")
     ask.add_argument("--temperature", type=_temperature, metavar="T")
     ask.add_argument("--web-search", action="store_true", help="let the model search the web")
@@ -81,6 +90,21 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--show-reasoning", action="store_true", help="print reasoning to stderr as it arrives"
     )
+    ask.add_argument("--raw", action="store_true", help=_RAW_HELP)
+    ask.add_argument(
+        "--first-token-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="how long the reply may take to start (default: the provider's "
+        "first_token_timeout, else 600)",
+    )
+    ask.add_argument(
+        "--idle-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="how long a started reply may go silent (default: the provider's idle_timeout, "
+        "else 60)",
+    )
 
     listing = commands.add_parser("list", parents=[common], help="list saved conversations")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
@@ -90,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", parents=[common], help="print a conversation")
     show.add_argument("id", type=int)
     show.add_argument("--tree", action="store_true", help="every branch, not just the active one")
+    show.add_argument("--raw", action="store_true", help=_RAW_HELP)
 
     search = commands.add_parser("search", parents=[common], help="full-text search")
     search.add_argument("text", nargs="+")
@@ -116,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["md", "json"], default="md")
     export.add_argument("--tree", action="store_true", help="Markdown: every branch")
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    export.add_argument("--raw", action="store_true", help=_RAW_HELP)
 
     imp = commands.add_parser(
         "import", parents=[common], help="import a JSON export or ChatGPT's conversations.json"
@@ -150,7 +176,34 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument(
         "-m", "--model", help="model to probe with (default: a small one the server lists)"
     )
+
+    database = commands.add_parser(
+        "db",
+        parents=[common],
+        help="check the history database or move a damaged one aside",
+        description="The database file is --db, else TUI_CHAT_DB, else the data folder's.",
+    )
+    actions = database.add_subparsers(dest="db_action", metavar="ACTION", required=True)
+    actions.add_parser(
+        "check",
+        parents=[common],
+        help="run SQLite's integrity check; prints 'ok' or the problems (exit 1)",
+    )
+    move = actions.add_parser(
+        "move-aside",
+        parents=[common],
+        help="rename the database file (and its -wal/-shm) out of the way; nothing is deleted",
+        description="Rename the database file out of the way so the next start makes a new, "
+        "empty history; the old file is kept beside it for recovery, and its new path printed.",
+    )
+    move.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     return parser
+
+
+_RAW_HELP = (
+    "print the text exactly as stored, control characters and escape sequences included "
+    "(by default they are made visible so they cannot drive the terminal)"
+)
 
 
 def _positive_int(text: str) -> int:
@@ -160,6 +213,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value <= 0:
         raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
     return value
 
 
@@ -183,7 +246,16 @@ def main(argv: list[str] | None = None) -> int:
     from tui.console import run_command
 
     try:
-        return run_command(args)
+        code = run_command(args)
+        sys.stdout.flush()  # here, so a closed pipe is reported below, not at exit
+        return code
     except KeyboardInterrupt:
         print("tui-chat: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly. Python flushes stdout once more at
+        # exit, so point it at /dev/null first or that flush reports the same error again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE

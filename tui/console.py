@@ -1,8 +1,11 @@
 """The commands: ``ask``, ``list``, ``show``, ``search``, ``export``, ``import``, ``models``,
-``doctor``, and ``rename``, ``delete``, ``pin``, ``unpin``, ``archive``, ``restore``.
+``doctor``, ``db``, and ``rename``, ``delete``, ``pin``, ``unpin``, ``archive``, ``restore``.
 
 They run the same services as the app on the same database. Output meant for pipes goes to stdout;
 notes, reasoning and errors go to stderr, errors as one line with what to do.
+
+Text from models, providers and files is untrusted: everything printed passes through
+``tui.safe_text.inert`` (``--raw`` on ``ask``, ``show`` and ``export`` prints it as stored).
 """
 
 from __future__ import annotations
@@ -12,19 +15,20 @@ import asyncio
 import io
 import json
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing, asynccontextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, TextIO
+from typing import IO, TYPE_CHECKING, TextIO, cast
 
 from tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.domain import ApiMode, Attachment, ReasoningDelta, TextDelta
-from tui.safe_text import inert
+from tui.safe_text import inert, is_inert
 
 if TYPE_CHECKING:
-    from tui.domain import ModelInfo
+    from tui.domain import Conversation, ModelInfo
     from tui.services.container import Services
     from tui.services.turns import TurnOptions
+    from tui.store.repository import ConversationRepository
 
 
 class UsageError(Exception):
@@ -70,6 +74,7 @@ def run_command(args: argparse.Namespace) -> int:
         "import": _import,
         "models": _models,
         "doctor": _doctor,
+        "db": _db,
         "rename": _manage,
         "delete": _manage,
         "pin": _manage,
@@ -77,6 +82,11 @@ def run_command(args: argparse.Namespace) -> int:
         "archive": _manage,
         "restore": _manage,
     }
+    from sqlalchemy.exc import DBAPIError
+
+    from tui.store.errors import StoreError
+    from tui.store.sqlitefile import describe_db_error
+
     try:
         return asyncio.run(handlers[args.command](args))
     except UsageError as exc:
@@ -85,6 +95,18 @@ def run_command(args: argparse.Namespace) -> int:
     except CommandError as exc:
         _error(str(exc))
         return EXIT_FAILED
+    except StoreError as exc:  # the database failed after it was opened (locked, read-only, ...)
+        _error(str(exc))
+        return EXIT_FAILED
+    except DBAPIError as exc:  # one the store did not put in words itself
+        _error(str(describe_db_error(exc.orig, str(_database_path(args)))))
+        return EXIT_FAILED
+
+
+def _database_path(args: argparse.Namespace) -> Path:
+    from tui.config.paths import database_file
+
+    return database_file(args.db)
 
 
 def _error(message: str, stream: TextIO | None = None) -> None:
@@ -110,7 +132,7 @@ async def opened(args: argparse.Namespace, **kwargs: object) -> AsyncIterator[Se
     except (StoreError, ConfigurationError) as exc:
         raise CommandError(str(exc)) from None
     for problem in services.problems:
-        print(f"tui-chat: warning: {problem}", file=sys.stderr)
+        print(f"tui-chat: warning: {printable(problem)}", file=sys.stderr)
     try:
         yield services
     except LookupError as exc:  # a conversation or message id that does not exist
@@ -153,6 +175,9 @@ async def _ask(args: argparse.Namespace) -> int:
     prompt = _read_prompt(args)
     attachments = [read_attachment(item) for item in args.attach]
     async with opened(args, base_url=args.base_url, api_key=args.api_key) as services:
+        if args.provider and not args.base_url:
+            _known_provider(services, args.provider)  # before anything is stored
+            _key_available(services, args.provider)
         conversation_id: int | None = args.conversation
         if args.continue_:
             latest = await services.store.repository.latest_conversation()
@@ -172,6 +197,8 @@ async def _ask(args: argparse.Namespace) -> int:
             temperature=args.temperature,
             web_search=args.web_search,
             stream=not args.no_stream,
+            first_token_timeout=args.first_token_timeout,
+            idle_timeout=args.idle_timeout,
         )
         return await _stream_reply(services, conversation_id, prompt, attachments, options, args)
 
@@ -185,37 +212,142 @@ async def _stream_reply(
     args: argparse.Namespace,
 ) -> int:
     from tui.providers.errors import ProviderError
-    from tui.services.turns import ReplyFinished
+    from tui.services.turns import ReplyFinished, UserMessageSaved
 
     out = sys.stdout
+    shown = _shown(args)  # chunk by chunk: inert works per character
     last = "\n"
-    reasoning_open = False
+    reasoning_last = "\n"  # the last character of reasoning printed to stderr
+    saved_in: int | None = None
+
+    def end_reasoning() -> None:
+        """End a reasoning line on stderr before anything else is printed after it."""
+        nonlocal reasoning_last
+        if reasoning_last != "\n":
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            reasoning_last = "\n"
+
     try:
-        async for event in services.chat.send(
-            conversation_id, prompt, attachments=attachments, options=options
-        ):
-            if isinstance(event, TextDelta):
-                if reasoning_open:
-                    sys.stderr.write("\n")
-                    reasoning_open = False
-                out.write(event.text)
-                out.flush()
-                last = event.text[-1:] or last
-            elif isinstance(event, ReasoningDelta) and args.show_reasoning:
-                sys.stderr.write(event.text)
-                sys.stderr.flush()
-                reasoning_open = True
-            elif isinstance(event, ReplyFinished):
-                if last != "\n":
-                    out.write("\n")
+        turn = services.chat.send(conversation_id, prompt, attachments=attachments, options=options)
+        # Closed on any way out (a closed pipe too), so the reply is stored as it ended.
+        async with aclosing(cast("AsyncGenerator[object, None]", turn)) as events:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    end_reasoning()
+                    out.write(shown(event.text))
                     out.flush()
-                if event.error is not None:
-                    raise CommandError(str(event.error))
-                if event.message.status.value == "incomplete":
-                    print("tui-chat: note: the reply was cut short (token limit)", file=sys.stderr)
+                    last = event.text[-1:] or last
+                elif isinstance(event, ReasoningDelta) and args.show_reasoning:
+                    sys.stderr.write(shown(event.text))
+                    sys.stderr.flush()
+                    reasoning_last = event.text[-1:] or reasoning_last
+                elif isinstance(event, UserMessageSaved):
+                    saved_in = event.message.conversation_id
+                elif isinstance(event, ReplyFinished):
+                    end_reasoning()
+                    if last != "\n":
+                        out.write("\n")
+                        out.flush()
+                    if event.error is not None:
+                        raise _turn_error(services, event.error, options, args, saved_in)
+                    if event.message.status.value == "incomplete":
+                        print(
+                            "tui-chat: note: the reply was cut short (token limit)",
+                            file=sys.stderr,
+                        )
     except ProviderError as exc:  # routing problems: unknown provider or model
-        raise CommandError(str(exc)) from exc
+        raise _turn_error(services, exc, options, args, saved_in) from None
+    finally:
+        end_reasoning()
     return EXIT_OK
+
+
+def _shown(args: argparse.Namespace) -> Callable[[str], str]:
+    """How stored text reaches stdout: made inert, or as is with ``--raw``."""
+    return (lambda text: text) if getattr(args, "raw", False) else printable
+
+
+def _known_provider(services: Services, name: str) -> None:
+    """A provider name given on the command line that does not exist is bad usage."""
+    from tui.providers.errors import ConfigurationError
+
+    try:
+        services.registry.config(name)
+    except ConfigurationError as exc:
+        raise UsageError(f"{exc} ('tui-chat models' lists their models)") from None
+
+
+def _key_available(services: Services, name: str) -> None:
+    """A provider that needs a key and has none fails before the question is stored."""
+    from tui.providers.catalog import missing_key_error
+
+    registry = services.registry
+    if registry.has_key(name):
+        return
+    error = missing_key_error(registry.config(name), registry.settings)
+    note = _withheld_key_note(services, name)
+    raise CommandError(f"{error.message} {note}" if note else str(error))
+
+
+def _turn_error(
+    services: Services,
+    error: Exception,
+    options: TurnOptions,
+    args: argparse.Namespace,
+    saved_in: int | None,
+) -> UsageError | CommandError:
+    """The one line for a failed turn, saying what to do about it."""
+    from tui.providers.errors import AuthenticationError, ModelNotFoundError, ProviderError
+
+    name = options.provider
+    if name is None:
+        try:
+            name = services.registry.default_provider()
+        except ProviderError:  # only used to word the message
+            name = None
+    kept = f" Your message is kept in conversation {saved_in}." if saved_in is not None else ""
+    if isinstance(error, ModelNotFoundError) and args.model:
+        listing = f"tui-chat models -p {name} --refresh" if name else "tui-chat models --refresh"
+        return UsageError(
+            f"{error.message} '{listing}' lists the models the server has; -m picks one.{kept}"
+        )
+    if isinstance(error, AuthenticationError) and name is not None:
+        note = _withheld_key_note(services, name)
+        if note is not None:
+            return CommandError(f"{error.message} {note}{kept}")
+    return CommandError(f"{error}{kept}")
+
+
+def _withheld_key_note(services: Services, name: str) -> str | None:
+    """When no key was sent because the one that is set may only go to its own provider."""
+    from urllib.parse import urlsplit
+
+    from tui.providers.catalog import ADHOC_KEY_ENV, ADHOC_PROVIDER
+    from tui.providers.errors import ProviderError
+    from tui.providers.presets import HOST_KEY_ENVS
+
+    registry = services.registry
+    try:
+        config = registry.config(name)
+        if registry.api_key(name) is not None:
+            return None  # a key was sent and refused: the usual message says what to do
+    except ProviderError:
+        return None
+    host = urlsplit(config.base_url).hostname or "this server"
+    section = registry.settings.provider(name)
+    named = {config.api_key_env, section.api_key_env if section else None}
+    for own_host, variable in HOST_KEY_ENVS.items():
+        if own_host == host or not registry.env.get(variable, "").strip():
+            continue
+        if name == ADHOC_PROVIDER:
+            todo = f"set {ADHOC_KEY_ENV} or --api-key for this server"
+        elif variable in named:
+            todo = f"set api_key or another api_key_env for [providers.{name}] in the settings"
+        else:
+            continue
+        return f"{variable} is set but is only sent to {own_host}, not to {host}; {todo}."
+    return None
 
 
 # ---------------------------------------------------------------------------------------- browse
@@ -223,9 +355,11 @@ async def _stream_reply(
 
 async def _list(args: argparse.Namespace) -> int:
     async with opened(args) as services:
-        conversations = await services.store.repository.list_conversations(
+        repository = services.store.repository
+        conversations = await repository.list_conversations(
             limit=args.limit, archived=args.archived
         )
+        failed = {c.id for c in conversations if await _last_reply_failed(repository, c)}
     if args.json:
         rows = [
             {
@@ -236,10 +370,11 @@ async def _list(args: argparse.Namespace) -> int:
                 "messages": c.message_count,
                 "pinned": c.pinned,
                 "updated_at": c.updated_at.isoformat(),
+                "failed": c.id in failed,
             }
             for c in conversations
         ]
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print(inert_json(json.dumps(rows, ensure_ascii=False, indent=2)))
         return EXIT_OK
     if not conversations:
         if args.archived:
@@ -251,8 +386,32 @@ async def _list(args: argparse.Namespace) -> int:
         pin = "*" if c.pinned else " "
         when = c.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
         model = printable(c.model or "-")[:24]
-        print(f"{c.id:>6}{pin} {when}  {model:<24}  {printable(c.title)}")
+        mark = "  [last reply failed]" if c.id in failed else ""
+        print(f"{c.id:>6}{pin} {when}  {model:<24}  {printable(c.title)}{mark}")
     return EXIT_OK
+
+
+async def _last_reply_failed(
+    repository: ConversationRepository, conversation: Conversation
+) -> bool:
+    """Whether the active path ends in a reply that failed (the question is kept, unanswered)."""
+    from tui.domain import MessageStatus, Role
+
+    if conversation.active_leaf_id is None:
+        return False
+    leaf = await repository.get_message(conversation.active_leaf_id)
+    return leaf is not None and leaf.role is Role.ASSISTANT and leaf.status is MessageStatus.FAILED
+
+
+def inert_json(text: str) -> str:
+    """JSON text with every character ``inert`` would change written as a ``\\uXXXX`` escape.
+
+    The same JSON to a parser (outside strings JSON is plain ASCII, so they can only be in one),
+    but nothing in it can drive a terminal.
+    """
+    if is_inert(text):
+        return text
+    return "".join(ch if is_inert(ch) else f"\\u{ord(ch):04x}" for ch in text)
 
 
 async def _show(args: argparse.Namespace) -> int:
@@ -260,7 +419,7 @@ async def _show(args: argparse.Namespace) -> int:
 
     async with opened(args) as services:
         text = await export_markdown(services.store.repository, args.id, whole_tree=args.tree)
-    sys.stdout.write(printable(text))
+    sys.stdout.write(_shown(args)(text))
     return EXIT_OK
 
 
@@ -299,8 +458,10 @@ async def _export(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CommandError(f"cannot write {args.output}: {exc.strerror}") from None
         print(f"Exported {what} to {printable(args.output)}", file=sys.stderr)
-    else:
+    elif args.raw:
         sys.stdout.write(text)
+    else:
+        sys.stdout.write(inert_json(text) if args.format == "json" else printable(text))
     return EXIT_OK
 
 
@@ -408,6 +569,8 @@ async def _models(args: argparse.Namespace) -> int:
     from tui.providers.errors import ProviderError
 
     async with opened(args) as services:
+        if args.provider:
+            _known_provider(services, args.provider)
         names = [args.provider] if args.provider else services.registry.names()
         rows: list[tuple[str, ModelInfo]] = []
         for name in names:
@@ -438,7 +601,7 @@ async def _models(args: argparse.Namespace) -> int:
                 ],
                 indent=2,
             )
-        )
+        )  # ASCII only: ensure_ascii escapes anything a server could have put in an id
         return EXIT_OK
     for name, model in rows:
         apis = "+".join(sorted(api.value for api in model.endpoints))
@@ -453,7 +616,7 @@ async def _models(args: argparse.Namespace) -> int:
         ]
         if model.reasoning_efforts:
             badges.append("reasoning")
-        print(f"{name:<10} {model.id:<34} {apis:<15} {' '.join(badges)}")
+        print(f"{name:<10} {printable(model.id):<34} {apis:<15} {' '.join(badges)}")
     return EXIT_OK
 
 
@@ -468,6 +631,8 @@ async def _doctor(args: argparse.Namespace) -> int:
 
     async with opened(args, base_url=args.base_url, api_key=args.api_key) as services:
         registry = services.registry
+        if args.provider:
+            _known_provider(services, args.provider)
         try:
             name = ADHOC_PROVIDER if args.base_url else args.provider or registry.default_provider()
             report = await run_doctor(registry, name, model=args.model)
@@ -488,4 +653,62 @@ async def _doctor(args: argparse.Namespace) -> int:
     if saved:
         told = ", ".join(f"{key}={json.dumps(value)}" for key, value in saved.items())
         print(f"Remembered for {printable(report.provider)}: {printable(told)}", file=sys.stderr)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------- db
+
+
+async def _db(args: argparse.Namespace) -> int:
+    """``db check`` and ``db move-aside``: on the file itself, without opening the store."""
+    path = _database_path(args)
+    if args.db_action == "check":
+        return _db_check(path)
+    return _db_move_aside(path, assume_yes=args.yes)
+
+
+def _db_check(path: Path) -> int:
+    from tui.store.sqlitefile import integrity_problems
+
+    if not path.exists():
+        raise CommandError(f"there is no database at {path} (--db or TUI_CHAT_DB choose one)")
+    problems = integrity_problems(path)
+    if not problems:
+        print("ok")
+        return EXIT_OK
+    for problem in problems:
+        print(printable(problem))
+    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+    _error(
+        f"{path} failed the integrity check ({count}). Copy what you can with 'tui-chat export "
+        "--all', then 'tui-chat db move-aside' to start a new history (the file is kept)."
+    )
+    return EXIT_FAILED
+
+
+def _db_move_aside(path: Path, *, assume_yes: bool) -> int:
+    from tui.store.sqlitefile import move_aside
+
+    if not path.exists():
+        raise CommandError(f"there is no database at {path}; nothing was moved")
+    if not assume_yes:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"not moving {path} aside without --yes (stdin is not a terminal to ask on)"
+            )
+        sys.stderr.write(
+            f"Move {printable(str(path))} aside? It is renamed, not deleted, and the next start "
+            "makes a new, empty history. [y/N] "
+        )
+        sys.stderr.flush()
+        answer = sys.stdin.readline().strip().lower()
+        if answer not in ("y", "yes"):
+            print("Nothing was moved.", file=sys.stderr)
+            return EXIT_FAILED
+    target = move_aside(path)
+    print(printable(str(target)))
+    print(
+        f"Moved {printable(str(path))} aside; the next start makes a new history there.",
+        file=sys.stderr,
+    )
     return EXIT_OK

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from tests.support.fixtures import TEST_KEY
-from tests.support.script import reply
+from tests.support.script import http_error, reply
 from tests.support.server import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,10 +131,36 @@ def test_a_rejected_key_is_one_line_without_the_key() -> None:
     assert stored == [("hi",)]  # the question is kept
 
 
-def test_an_unknown_provider_is_reported() -> None:
+def test_an_unknown_provider_is_bad_usage_and_stores_nothing() -> None:
     result = run("ask", "-p", "nosuch", "hi")
-    assert result.returncode == 1
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tui-chat: error: ")
     assert "Unknown provider 'nosuch'" in result.stderr and "demo" in result.stderr
+    assert not db_path().exists() or rows(db_path(), "SELECT count(*) FROM conversations") == [(0,)]
+    for command in (("models", "-p", "nosuch"), ("doctor", "-p", "nosuch")):
+        other = run(*command)
+        assert other.returncode == 2, (command, other.stderr)
+        assert "Unknown provider 'nosuch'" in other.stderr and "Traceback" not in other.stderr
+
+
+def test_a_model_the_server_does_not_know_is_bad_usage() -> None:
+    with LoopbackServer(api_key=TEST_KEY) as server:
+        server.enqueue(http_error(404, "The model `nosuch` does not exist", code="model_not_found"))
+        result = run(
+            "ask",
+            "--base-url",
+            server.base_url,
+            "-m",
+            "nosuch",
+            "--api",
+            "chat",
+            "hi",
+            TUI_CHAT_API_KEY=TEST_KEY,
+        )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'nosuch'" in lines[0] and "tui-chat models" in lines[0]
 
 
 def test_ctrl_c_stores_the_partial_reply_as_cancelled() -> None:
@@ -267,3 +293,188 @@ def test_a_missing_attachment_is_refused_before_anything_is_stored(tmp_path: Pat
     assert result.returncode == 2
     assert "cannot attach" in result.stderr and "no such file" in result.stderr
     assert not db_path().exists() or rows(db_path(), "SELECT count(*) FROM messages") == [(0,)]
+
+
+def test_db_and_config_work_before_and_after_the_command(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.sqlite3"
+    for position in ("before", "after"):
+        target = tmp_path / f"{position}.sqlite3"
+
+        def cli(
+            command: str, *rest: str, target: Path = target, position: str = position
+        ) -> list[str]:
+            return (
+                ["--db", str(target), command, *rest]
+                if position == "before"
+                else [command, *rest, "--db", str(target)]
+            )
+
+        asked = run(*cli("ask", "-p", "demo", f"asked {position}"))
+        assert asked.returncode == 0, asked.stderr
+        assert rows(target, "SELECT title FROM conversations") == [(f"asked {position}",)]
+        listed = run(*cli("list", "--json"), TUI_CHAT_DB=str(elsewhere))
+        assert [c["title"] for c in json.loads(listed.stdout)] == [f"asked {position}"]
+    assert not db_path().exists()  # the default database was never touched
+    assert not elsewhere.exists()
+
+    with LoopbackServer(api_key=TEST_KEY) as server:
+        config = tmp_path / "custom.toml"
+        config.write_text(
+            f'[providers.mybox]\nbase_url = "{server.base_url}"\napi_key_env = "MYBOX_KEY"\n'
+            'models = ["box-model"]\nsupports_responses = false\n',
+            encoding="utf-8",
+        )
+        for args in (
+            ["--config", str(config), "ask", "-p", "mybox", "hi"],
+            ["ask", "-p", "mybox", "hi", "--config", str(config)],
+        ):
+            server.enqueue(reply("from mybox"))
+            result = run(*args, MYBOX_KEY=TEST_KEY)
+            assert result.returncode == 0, result.stderr
+            assert result.stdout == "from mybox\n"
+        for args in (
+            ["--config", str(config), "models", "-p", "mybox", "--json"],
+            ["models", "-p", "mybox", "--json", "--config", str(config)],
+        ):
+            models = run(*args)
+            assert models.returncode == 0, models.stderr
+            assert [m["id"] for m in json.loads(models.stdout)] == ["box-model"]
+
+
+def wait_for_exit(process: subprocess.Popen[bytes], timeout: float = 30) -> str:
+    try:
+        _, err = process.communicate(timeout=timeout)
+    finally:
+        process.kill()
+    return err.decode()
+
+
+def close_early(*args: str) -> tuple[int, str]:
+    """Run the CLI into a pipe whose reader takes one line and goes away (``| head -1``)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        cwd=ROOT,
+        env={"TUI_CHAT_DEMO_SPEED": "0", **os.environ},
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline()
+    process.stdout.close()
+    err = wait_for_exit(process)
+    return process.returncode, err
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    code, err = close_early("ask", "-p", "demo", "/bench 4000")
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err
+    assert err == "" and code == 141
+    # The reply is stored as it ended, not left "streaming".
+    assert rows(db_path(), "SELECT status FROM messages WHERE role = 'assistant'") == [
+        ("cancelled",)
+    ]
+
+    # Enough conversations that the list does not fit in the pipe.
+    assert run("ask", "-p", "demo", "one question").returncode == 0
+    backup = tmp_path / "one.json"
+    assert run("export", "--all", "--format", "json", "-o", str(backup)).returncode == 0
+    document = json.loads(backup.read_text(encoding="utf-8"))
+    document["conversations"] = document["conversations"][-1:] * 1500
+    backup.write_text(json.dumps(document), encoding="utf-8")
+    assert run("import", str(backup)).returncode == 0
+    code, err = close_early("list", "--limit", "2000")
+    assert err == "" and code == 141
+    # One big write: the pipe may take part of it and the rest be dropped unreported.
+    code, err = close_early("export", "--all")
+    assert err == "" and code in (0, 141)
+
+
+def test_a_failed_first_turn_keeps_the_question_and_is_listed_as_failed() -> None:
+    with LoopbackServer(api_key=TEST_KEY) as server:
+        server.enqueue(http_error(400, "The request was refused."))
+        result = run(
+            "ask",
+            "--base-url",
+            server.base_url,
+            "-m",
+            "loopback-chat",
+            "--api",
+            "chat",
+            "my first question",
+            TUI_CHAT_API_KEY=TEST_KEY,
+        )
+    assert result.returncode == 1
+    assert "The request was refused." in result.stderr
+    assert "kept in conversation 1" in result.stderr
+    assert rows(db_path(), "SELECT role, status, content FROM messages ORDER BY id") == [
+        ("user", "complete", "my first question"),
+        ("assistant", "failed", ""),
+    ]
+    listed = run("list")
+    assert listed.returncode == 0
+    (line,) = listed.stdout.splitlines()
+    assert "my first question" in line and "[last reply failed]" in line
+    (entry,) = json.loads(run("list", "--json").stdout)
+    assert entry["failed"] is True and entry["title"] == "my first question"
+    # Once answered, it is no longer marked.
+    assert run("ask", "-p", "demo", "-c", "again").returncode == 0
+    assert "failed" not in run("list").stdout
+    assert json.loads(run("list", "--json").stdout)[0]["failed"] is False
+
+
+def test_a_key_withheld_from_another_host_is_named() -> None:
+    openai_key = "sk-openai-real-0123456789abcdef"
+    with LoopbackServer(api_key=TEST_KEY) as server:
+        result = run(
+            "ask",
+            "--base-url",
+            server.base_url,
+            "-m",
+            "loopback-chat",
+            "--api",
+            "chat",
+            "hi",
+            OPENAI_API_KEY=openai_key,
+        )
+        sent = [request.header("authorization") for request in server.requests]
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "OPENAI_API_KEY is set but is only sent to api.openai.com" in line
+    assert "TUI_CHAT_API_KEY" in line and "--api-key" in line
+    assert openai_key not in result.stderr and all(openai_key not in str(h) for h in sent)
+
+
+def test_a_preset_pointed_elsewhere_says_its_key_is_withheld(tmp_path: Path) -> None:
+    config = tmp_path / "moved.toml"
+    config.write_text('[providers.openai]\nbase_url = "http://127.0.0.1:9/v1"\n')
+    result = run(
+        "--config",
+        str(config),
+        "ask",
+        "-p",
+        "openai",
+        "-m",
+        "gpt-5",
+        "hi",
+        OPENAI_API_KEY="sk-openai-real-0123456789abcdef",
+    )
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "OPENAI_API_KEY is set but is only sent to api.openai.com, not to 127.0.0.1" in line
+    assert "Set the key in Settings" not in line
+
+
+def test_reasoning_effort_help_lists_the_levels() -> None:
+    result = run("ask", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "none, minimal, low, medium, high or xhigh" in text
+
+
+def test_a_missing_key_fails_before_the_question_is_stored() -> None:
+    result = run("ask", "-p", "openai", "-m", "gpt-5", "hi")
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "No API key is set for OpenAI" in line and "OPENAI_API_KEY" in line
+    assert not db_path().exists() or rows(db_path(), "SELECT count(*) FROM conversations") == [(0,)]

@@ -222,7 +222,8 @@ def test_ask_on_a_server_without_responses_just_answers() -> None:
     assert explicit.returncode == 1
     assert explicit.stderr.strip().splitlines() == [
         "tui-chat: error: This server has no Responses API (404 on /responses). Choose Chat "
-        "Completions or auto as the API (on the command line: --api chat)."
+        "Completions or auto as the API (on the command line: --api chat). Your message is kept "
+        "in conversation 1."
     ]
     assert paths == ["/responses", "/responses", "/chat/completions", "/chat/completions"]
 
