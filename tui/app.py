@@ -7,6 +7,7 @@ a factory in a worker once the app is on screen; screens await them through ``Se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -18,12 +19,15 @@ from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.screen import Screen
 
+from tui.safe_text import inert
 from tui.screens.conversation import ConversationScreen
 from tui.screens.conversations import ConversationsScreen
 from tui.services.handle import ServiceHandle
 from tui.textual_fixes import apply_textual_fixes
 
 if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
     from tui.gc_tuning import IdleCollector
     from tui.services.container import Services
 
@@ -103,6 +107,7 @@ class TuiApp(App[None]):
         self._themes_dir = themes_dir
         self._tune_gc = tune_gc
         self._idle_collector: IdleCollector | None = None
+        self._offering_move = False
 
     def get_default_screen(self) -> Screen[None]:
         return ConversationScreen(
@@ -151,17 +156,29 @@ class TuiApp(App[None]):
         from dataclasses import replace
 
         from tui.config.settings import UiSettings
-        from tui.services.settings_edit import apply_settings
+        from tui.safe_text import inert
+        from tui.services.settings_edit import SettingsFileError, apply_settings
 
         services = await self.handle.get()
-        if services.settings.ui.theme == theme:
+        previous = services.settings
+        if previous.ui.theme == theme:
             return
-        updated = replace(services.settings, ui=UiSettings(theme=theme))
+        updated = replace(previous, ui=UiSettings(theme=theme))
         services.apply_settings(updated)
         try:
-            await apply_settings(updated, updated.config_path)
+            # Only the theme changes in the file; a file that did not load is not written.
+            await apply_settings(updated, updated.config_path, previous=previous)
+        except SettingsFileError as exc:
+            self.notify(
+                inert(f"The theme is used for this run but not saved: {exc}"),
+                severity="warning",
+                timeout=15,
+                markup=False,
+            )
         except (OSError, ValueError) as exc:
-            self.notify(f"The theme could not be saved: {exc}", severity="warning")
+            self.notify(
+                inert(f"The theme could not be saved: {exc}"), severity="warning", markup=False
+            )
 
     @work(group="services", exclusive=True, exit_on_error=False)
     async def open_services(self) -> None:
@@ -174,18 +191,98 @@ class TuiApp(App[None]):
             await asyncio.to_thread(_import_service_modules)
             services = await self.services_factory()
         except (StoreError, ConfigurationError) as exc:
-            self.handle.fail(str(exc))
-            self.notify(str(exc), title="Cannot open the history", severity="error", timeout=60)
+            self._services_failed(exc)
             return
-        self.handle.set(services)
+        self._use_services(services)
         if self._tune_gc:
             from tui.gc_tuning import IdleCollector, apply_gc_policy
 
             apply_gc_policy()  # after start-up, so everything built so far is frozen
             self._idle_collector = IdleCollector(self._streaming)
             self.set_interval(1.0, self._idle_collector.tick, name="idle-gc")
-        for problem in services.problems:
+        self._show_settings_problems(services.problems)
+
+    def _show_settings_problems(self, problems: Iterable[str]) -> None:
+        for problem in problems:
             self.notify(problem, title="Settings", severity="warning", timeout=15)
+
+    def _services_failed(self, exc: Exception) -> None:
+        """The history could not be opened: say why, with the settings' problems as on a normal
+        start, and offer to move a damaged file aside."""
+        from tui.services.container import damaged_file
+
+        self.handle.fail(str(exc))
+        self._show_settings_problems(getattr(exc, "settings_problems", ()))
+        self.notify(str(exc), title="Cannot open the history", severity="error", timeout=60)
+        path = damaged_file(exc)
+        if path is not None:
+            self._offer_move_aside(path)
+
+    def _use_services(self, services: Services) -> None:
+        self.handle.set(services)
+        services.on_damage(self._history_damaged)
+
+    def _history_damaged(self, message: str, path: Path | None) -> None:
+        """The store found its file damaged while working: nothing more is written to it."""
+        self.notify(message, title="History damaged", severity="error", timeout=60)
+        if path is not None:
+            self._offer_move_aside(path)
+
+    def _offer_move_aside(self, path: Path) -> None:
+        """Ask before moving the damaged file aside (renamed, never deleted)."""
+        from tui.screens.move_aside import MoveAsideScreen
+
+        if self._offering_move:
+            return
+        self._offering_move = True
+
+        def answered(move: bool | None) -> None:
+            self._offering_move = False
+            if move:
+                self._move_aside(path)
+            else:
+                self.notify(
+                    "The history file is kept as it is; nothing is saved to it in this run.",
+                    title="History kept",
+                    timeout=10,
+                )
+
+        self.push_screen(MoveAsideScreen(str(path)), answered)
+
+    @work(group="move-aside", exclusive=True, exit_on_error=False)
+    async def _move_aside(self, path: Path) -> None:
+        """Close the store, rename its file, and open a new empty history in its place."""
+        from tui.providers.errors import ConfigurationError
+        from tui.services.container import move_database_aside
+        from tui.store.errors import StoreError
+
+        chat = self.conversation_screen
+        chat.workers.cancel_group(chat, "stream")  # a reply could not be stored anyway
+        old = self.handle.reopening()
+        if old is not None:
+            with contextlib.suppress(StoreError):
+                await old.close()
+        moved: Path | None = None
+        try:
+            moved = await move_database_aside(path)
+        except StoreError as exc:
+            self.notify(str(exc), title="Not moved", severity="error", timeout=30)
+        try:
+            services = await self.services_factory()
+        except (StoreError, ConfigurationError) as exc:
+            self.handle.fail(str(exc))
+            self.notify(str(exc), title="Cannot open the history", severity="error", timeout=60)
+            return
+        self._use_services(services)
+        self._back_to_base()  # on the new chat, with what was typed still in the prompt
+        chat.history_replaced()
+        if moved is not None:
+            self.notify(
+                f"The damaged history was moved to {moved} (kept, not deleted). "
+                f"A new empty history is in {path}.",
+                title="History moved aside",
+                timeout=30,
+            )
 
     @property
     def idle_collector(self) -> IdleCollector | None:
@@ -281,6 +378,22 @@ class TuiApp(App[None]):
 
     def action_open_settings(self, tab: str = "providers") -> None:
         self.conversation_screen.open_settings(tab=tab)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification, made inert: many quote a provider's error or a file name, and a
+        control character in one must not reach the terminal. Markup is off by default, so
+        ``[@click=...]`` in a quoted error is shown, not run."""
+        super().notify(
+            inert(message), title=inert(title), severity=severity, timeout=timeout, markup=markup
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "switch_model":  # only where there is a conversation to choose for

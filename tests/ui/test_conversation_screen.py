@@ -181,14 +181,11 @@ async def test_attach_an_image_to_the_next_message(
         await pilot.press("ctrl+f")
         await pilot.press(*str(image))
         await pilot.press("enter")
-        await pilot.pause()
-        assert "pic.png" in str(app.screen.query_one("#attachments").render())
+        await wait_for(lambda: "pic.png" in str(app.screen.query_one("#attachments").render()))
         await pilot.press("ctrl+f", *str(image), "enter")  # a second one, taken back at once
-        await pilot.pause()
-        assert len(screen_of(app).attachments) == 2
+        await wait_for(lambda: len(screen_of(app).attachments) == 2)
         await pilot.press("backspace")
-        await pilot.pause()
-        assert [a.name for a in screen_of(app).attachments] == ["pic.png"]
+        await wait_for(lambda: [a.name for a in screen_of(app).attachments] == ["pic.png"])
         await send_and_wait(pilot, "what is this")
         parts = server.requests[-1].json["messages"][-1]["content"]
         assert [p["type"] for p in parts] == ["text", "image_url"]
@@ -208,9 +205,8 @@ async def test_a_missing_file_is_refused_with_a_message(
         await idle(app)
         await pilot.press("ctrl+f")
         await pilot.press(*str(tmp_path / "nope.png"), "enter")
-        await pilot.pause()
+        await wait_for(lambda: any("no such file" in n.message for n in app._notifications))
         assert screen_of(app).attachments == []
-        assert any("no such file" in n.message for n in app._notifications)
 
 
 async def test_a_rate_limit_shows_the_wait_and_keeps_the_question(

@@ -21,6 +21,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Header, Input, Static
+from textual.worker import Worker, WorkerState
 
 from tui.domain import (
     ApiMode,
@@ -34,6 +35,7 @@ from tui.domain import (
     TextDelta,
     Usage,
 )
+from tui.services.handle import ServicesUnavailableError, is_damage, store_problem
 from tui.services.history import inert
 from tui.services.turns import (
     ReplyFinished,
@@ -300,6 +302,28 @@ class ConversationScreen(Screen[None]):
         text = DEMO_NOTICE + "\n\n" + START_HINT if on_demo else START_HINT
         self.query_one("#empty-text", Static).update(text)
 
+    def history_replaced(self) -> None:
+        """A new, empty history replaced the old one (moved aside): show a new chat there.
+
+        What is typed in the prompt stays.
+        """
+        self.conversation_id = None
+        self.conversation = None
+        self._open_latest = False
+        self.status.clear_message()
+        self.load_conversation()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker here failed on the database: one line saying what to do, never a trace."""
+        error = event.worker.error
+        if event.state is not WorkerState.ERROR or error is None:
+            return
+        if isinstance(error, ServicesUnavailableError) or is_damage(error):
+            return  # the app says so itself (and offers to move a damaged file aside)
+        problem = store_problem(error)
+        if problem is not None:
+            self.notify(problem, title="History", severity="error", timeout=15)
+
     async def start_new_chat(self) -> None:
         """Ctrl+N: an empty conversation; the current one stays in the history."""
         if self.streaming:
@@ -368,7 +392,9 @@ class ConversationScreen(Screen[None]):
             await self._after_cancel()
             raise
         except Exception as exc:  # the store failed mid-turn: say so, keep the app alive
-            self.notify(f"{type(exc).__name__}: {exc}", title="Not sent", severity="error")
+            problem = store_problem(exc)  # one line: what went wrong and what to do
+            message = problem if problem is not None else f"{type(exc).__name__}: {exc}"
+            self.notify(message, title="Not sent", severity="error", timeout=15)
         finally:
             self.streaming = False
             self._stream_view = None
@@ -426,6 +452,7 @@ class ConversationScreen(Screen[None]):
             elif isinstance(event, RouteChosen):
                 await self._route_chosen(services, event)
             elif isinstance(event, ReplyStarted):
+                self.status.stop_waiting()
                 request_out.set()
                 if user_shown is not None:
                     await user_shown
@@ -528,6 +555,11 @@ class ConversationScreen(Screen[None]):
         return True
 
     def watch_streaming(self, streaming: bool) -> None:
+        if self.is_mounted:  # the status line counts until the reply starts (or the turn ends)
+            if streaming:
+                self.status.show_waiting()
+            else:
+                self.status.stop_waiting()
         if not streaming:  # a turn that starts shows Esc with its own message
             self.refresh_bindings()
 

@@ -31,7 +31,6 @@ SEARCH_LIMIT = 200
 """Search hits shown at most."""
 
 
-
 _MARKUP = re.compile(r"(?:(?<=\s)|^)(?:#{1,6}|>|[-*+]|\d+\.)\s+|\*\*|__|`+")
 
 

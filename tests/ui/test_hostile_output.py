@@ -1,0 +1,142 @@
+"""Hostile text from a provider never reaches the terminal as control sequences: the real app in a
+pseudo-terminal, the reply streamed from the loopback server and then reopened from the store,
+with the bytes the app wrote checked; and the other ways outside text reaches the screen
+(reasoning, a provider's error, notifications), with Pilot."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bench.startup import isolated_env, screen_text, spawn_in_pty
+from tests.support.fixtures import TEST_KEY
+from tests.support.hostile import END, PIECES, REPLY, SHOWN, leaked
+from tests.support.script import http_error, reply
+from tests.support.server import LoopbackServer
+from tests.ui.conftest import AppFactory, wait_for
+from tests.ui.hosts import screen_lines
+from tests.ui.test_conversation_screen import idle, send_and_wait, views
+from tui.widgets.message_view import MessageView
+
+SIZE = (120, 40)
+
+
+def loop_config(server: LoopbackServer) -> str:
+    return (
+        '[defaults]\nprovider = "loop"\nmodel = "loopback-chat"\napi_mode = "chat"\n'
+        f'[providers.loop]\nbase_url = "{server.base_url}"\napi_key_env = "LOOP_KEY"\n'
+    )
+
+
+class Terminal:
+    """The app on a pseudo-terminal: what it wrote, and keys typed into it."""
+
+    def __init__(self, folder: Path) -> None:
+        env = isolated_env(folder, {"LOOP_KEY": TEST_KEY, "TUI_CHAT_DEMO_SPEED": "0"})
+        self.process, self.master = spawn_in_pty([sys.executable, "-m", "tui"], env, SIZE)
+        self.output = bytearray()
+
+    def read_until(self, done: Callable[[str], bool], timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not done(screen_text(bytes(self.output))):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise AssertionError(f"the app did not get there; it drew:\n{self.screen()}")
+            if select.select([self.master], [], [], 0.1)[0]:
+                try:
+                    self.output += os.read(self.master, 65536)
+                except OSError:
+                    break
+
+    def screen(self) -> str:
+        return screen_text(bytes(self.output))[-4000:]
+
+    def type(self, keys: str) -> None:
+        os.write(self.master, keys.encode())
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self.master)
+
+
+def until_stored(database: Path, timeout: float = 30.0) -> str:
+    """The finished reply's text, once the app has stored it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sqlite3.connect(database) as db:
+            row = db.execute(
+                "SELECT content FROM messages WHERE role = 'assistant' AND status = 'complete'"
+            ).fetchone()
+        if row is not None:
+            return str(row[0])
+        time.sleep(0.05)  # polling the file another process writes
+    raise AssertionError("the reply was never stored")
+
+
+def test_a_hostile_reply_is_drawn_inert_live_and_reopened(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
+    (tmp_path / "config.toml").write_text(loop_config(server))
+    server.enqueue(reply(REPLY))
+    live = Terminal(tmp_path)
+    try:
+        live.read_until(lambda text: "Message" in text)  # a new chat: the prompt is up
+        live.type("hello\r")
+        live.read_until(lambda text: END in text)
+        assert leaked(bytes(live.output)) == []
+        drawn = live.screen()
+        assert SHOWN["title"] in drawn and SHOWN["bidi"] in drawn and SHOWN["c1-csi"] in drawn
+        stored = until_stored(tmp_path / "history.sqlite3")
+    finally:
+        live.close()
+    assert stored.strip() == REPLY  # kept as received
+
+    reopened = Terminal(tmp_path)  # opens on the list; Enter opens the conversation
+    try:
+        reopened.read_until(lambda text: "2 messages" in text)  # the row, with its preview
+        reopened.type("\r")
+        reopened.read_until(lambda text: END in text)
+        assert leaked(bytes(reopened.output)) == []
+        assert SHOWN["clipboard"] in reopened.screen()
+    finally:
+        reopened.close()
+
+
+async def test_reasoning_errors_and_notices_are_shown_inert(
+    app_factory: AppFactory, server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = app_factory(config=loop_config(server), env={"LOOP_KEY": TEST_KEY}, new_chat=True)
+    server.enqueue(reply("fine", reasoning=PIECES["title"] + " thinking " + PIECES["bidi"]))
+    server.enqueue(http_error(400, "Bad request " + PIECES["clear"] + " [@click=app.quit]x[/]"))
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        monkeypatch.setattr(MessageView, "reasoning_shown", True)  # reasoning drawn open
+        await send_and_wait(pilot, "first")
+        await wait_for(lambda: SHOWN["title"] in "\n".join(screen_lines(app)))
+        shown = "\n".join(screen_lines(app))
+        assert SHOWN["bidi"] in shown and "\x1b" not in shown and "\u202e" not in shown
+        await send_and_wait(pilot, "second", shown=4)
+        await wait_for(lambda: SHOWN["clear"] in "\n".join(screen_lines(app)))
+        shown = "\n".join(screen_lines(app))
+        assert "\x1b" not in shown
+        assert "[@click=app.quit]x[/]" in shown  # shown as text, not run
+        assert app.is_running
+        app.notify("From outside: " + PIECES["report"])
+        await wait_for(lambda: any(SHOWN["report"] in n.message for n in app._notifications))
+        notices = [n.message for n in app._notifications]
+        assert not any("\x1b" in notice for notice in notices)
+        assert len(views(app)) == 4
