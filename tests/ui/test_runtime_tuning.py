@@ -325,3 +325,43 @@ async def test_an_update_held_back_by_a_batch_is_drawn_as_the_batch_ends() -> No
         with app.batch_update():
             pass
         assert not quiet.done()
+
+
+def parse(parser: Any, *reads: str) -> list[Any]:
+    events: list[Any] = []
+    for data in reads:
+        events.extend(parser.feed(data))
+    return events
+
+
+def test_a_paste_with_escape_sequences_is_text_not_key_presses() -> None:
+    from textual import events
+    from textual._xterm_parser import XTermParser
+
+    from tui.textual_fixes import PASTE_END, PASTE_START
+
+    apply_textual_fixes()
+    hostile = "x \x1b]0;PWNED\x07 y \x1b[2J z \x1b]52;c;aGk=\x07 \x11 end"
+    cut = hostile.index("\x1b", 5) + 1  # a read that ends just after an ESC
+    for reads in (
+        [PASTE_START + hostile + PASTE_END],
+        # the markers and the sequences cut across reads, as a terminal may deliver them
+        [PASTE_START[:3], PASTE_START[3:] + hostile[:4], hostile[4:cut], hostile[cut:]]
+        + [PASTE_END[:2], PASTE_END[2:] + "a"],
+    ):
+        got = parse(XTermParser(), *reads)
+        pastes = [event for event in got if isinstance(event, events.Paste)]
+        keys = [event.key for event in got if isinstance(event, events.Key)]
+        assert len(pastes) == 1, got
+        assert pastes[0].text == hostile.replace("\x1b", "␛")
+        assert keys in ([], ["a"])  # only what was typed after the paste; no ctrl+g, no ctrl+q
+
+
+def test_escape_and_keys_outside_a_paste_are_untouched() -> None:
+    from textual import events
+    from textual._xterm_parser import XTermParser
+
+    apply_textual_fixes()
+    got = parse(XTermParser(), "\x1b[A", "a\x07", "\x1b[1;5C")
+    keys = [event.key for event in got if isinstance(event, events.Key)]
+    assert keys == ["up", "a", "ctrl+g", "ctrl+right"]
