@@ -158,6 +158,24 @@ async def test_a_long_think_before_the_first_token_is_not_an_idle_stream(
         await services.close()
 
 
+async def test_silence_between_reasoning_and_the_answer_is_thinking_not_idle(
+    tmp_path: Path, loopback: LoopbackServer
+) -> None:
+    """A model that reasons, then thinks in silence before it answers (a ``-pro`` model does
+    for minutes): the idle limit starts with the answer, not with the reasoning."""
+    services = await opened(tmp_path, loopback, "first_token_timeout = 10\nidle_timeout = 0.3\n")
+    try:
+        loopback.enqueue(
+            fault("stall", after=2, stall_seconds=0.9, reasoning="Weighing it", text="the answer")
+        )
+        turn = await send(services, None, "think hard", api_mode=ApiMode.CHAT)
+        assert turn.finished.error is None
+        assert turn.reply.reasoning == "Weighing it"
+        assert turn.reply.content == "the answer"
+    finally:
+        await services.close()
+
+
 async def test_the_turn_can_set_its_own_first_token_limit(
     services: Services, loopback: LoopbackServer
 ) -> None:

@@ -17,6 +17,7 @@ from tui.domain import (
     Failed,
     ModelInfo,
     ProviderConfig,
+    ReasoningDelta,
     ResponseStarted,
     StreamEvent,
 )
@@ -165,9 +166,13 @@ class OpenAICompatibleProvider:
                                         started = event
                                         continue
                                     shown = True
-                                    limits.start_flowing()
                                     if started is not None:
                                         yield started
+                                if not limits.flowing and type(event) is not ReasoningDelta:
+                                    # A model may think in silence between bursts of its
+                                    # reasoning: until the answer itself flows, the time
+                                    # to the first token is the limit, not the idle one.
+                                    limits.start_flowing()
                                 yield event
             except httpx.ReadTimeout:
                 failure = limits.expired()  # the backstop: silent for longer than both limits
@@ -339,7 +344,8 @@ class _Limits:
         self._arm(self.deadline())
 
     def start_flowing(self) -> None:
-        """The reply has started: from now on the idle limit applies."""
+        """The answer has started (anything but reasoning): from now on the idle limit
+        applies."""
         self.flowing = True
         if self._handle is not None:
             self._arm(self.deadline())
