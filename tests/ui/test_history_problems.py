@@ -19,6 +19,7 @@ from tui.screens.conversations import ConversationsScreen
 from tui.screens.move_aside import MoveAsideScreen
 from tui.services.container import Services, open_services
 from tui.store.db import open_store
+from tui.widgets.conversation_list import ConversationList
 from tui.widgets.prompt_input import PromptInput
 
 CLASS_NAME = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception)\b|Traceback")
@@ -210,6 +211,34 @@ async def test_a_locked_database_under_any_action_is_one_line(tmp_path: Path) ->
         try:
             holder.execute("BEGIN IMMEDIATE")
             chat.action_archive()  # the palette's "Archive or restore conversation"
+            await wait_for(lambda: notices(app, "History"))
+            (message,) = notices(app, "History")
+            assert str(db) in message and "locked by another program" in message
+            assert_plain_words(app)
+        finally:
+            holder.rollback()
+            holder.close()
+        assert app.is_running
+
+
+async def test_a_locked_database_on_the_list_is_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "history.sqlite3"
+    app = build(tmp_path, db, new_chat=True, busy_timeout_ms=100)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(lambda: app.handle.current is not None)
+        await pilot.press(*"first")
+        await pilot.press("enter")
+        chat = app.conversation_screen
+        await wait_for(lambda: chat.log_widget.message_count >= 2 and not chat.streaming)
+        await pilot.press("ctrl+o")
+        await wait_for(lambda: isinstance(app.screen, ConversationsScreen))
+        listing = app.screen.query_one(ConversationList)
+        await wait_for(lambda: len(listing.rows) == 1)
+        listing.focus()
+        holder = sqlite3.connect(db, isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            await pilot.press("p")  # pin: a write the lock refuses
             await wait_for(lambda: notices(app, "History"))
             (message,) = notices(app, "History")
             assert str(db) in message and "locked by another program" in message

@@ -21,7 +21,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Header, Input, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
 from tui.domain import (
     ApiMode,
@@ -35,7 +35,8 @@ from tui.domain import (
     TextDelta,
     Usage,
 )
-from tui.services.handle import ServicesUnavailableError, is_damage, store_problem
+from tui.screens.worker_notices import notify_store_failure
+from tui.services.handle import store_problem
 from tui.services.history import inert
 from tui.services.turns import (
     ReplyFinished,
@@ -314,15 +315,7 @@ class ConversationScreen(Screen[None]):
         self.load_conversation()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A worker here failed on the database: one line saying what to do, never a trace."""
-        error = event.worker.error
-        if event.state is not WorkerState.ERROR or error is None:
-            return
-        if isinstance(error, ServicesUnavailableError) or is_damage(error):
-            return  # the app says so itself (and offers to move a damaged file aside)
-        problem = store_problem(error)
-        if problem is not None:
-            self.notify(problem, title="History", severity="error", timeout=15)
+        notify_store_failure(self, event)
 
     async def start_new_chat(self) -> None:
         """Ctrl+N: an empty conversation; the current one stays in the history."""

@@ -18,9 +18,11 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Header, Input, OptionList, ProgressBar, Static
+from textual.worker import Worker
 
 from tui.domain import Conversation
 from tui.safe_text import inert
+from tui.screens.worker_notices import notify_store_failure
 from tui.widgets.conversation_list import ConversationList
 from tui.widgets.footer import KeysFooter
 from tui.widgets.path_input import PathInput
@@ -137,6 +139,9 @@ class ConversationsScreen(Screen[None]):
     async def _history(self) -> HistoryService:
         services = await self.handle.get()
         return services.history
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        notify_store_failure(self, event)
 
     @work(group="list", exclusive=True, exit_on_error=False)
     async def reload(self, keep: int | None = None) -> None:
