@@ -450,3 +450,25 @@ async def test_text_and_enter_arriving_in_one_read_are_sent(app_factory: AppFact
         await idle(app)
         assert views(app)[0].message.content == "quick"
         assert app.screen.query_one(PromptInput).text == ""
+
+
+async def test_a_key_withheld_from_another_host_is_said_as_such(
+    app_factory: AppFactory, server: LoopbackServer
+) -> None:
+    """OPENAI_API_KEY is set, but the openai provider points at another server: the key is not
+    sent there, and the error says so instead of asking to set OPENAI_API_KEY."""
+    config = (
+        '[defaults]\nprovider = "openai"\nmodel = "gpt-5.2"\n'
+        f'[providers.openai]\nbase_url = "{server.base_url}"\n'
+    )
+    app = app_factory(config=config, env={"OPENAI_API_KEY": TEST_KEY}, new_chat=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        await type_and_send(pilot, "hello")
+        log = app.conversation_screen.query_one(ChatLog)  # the settings open over it
+        await wait_for(lambda: len(log.views) == 2 and log.views[1].error_text != "")
+        shown = log.views[1].error_text
+        assert "OPENAI_API_KEY is only sent to its own provider" in shown
+        assert "Set the key in Settings (Ctrl+S) or the OPENAI_API_KEY" not in shown
+        assert TEST_KEY not in shown
+        assert server.requests == []  # the key never went to the other host

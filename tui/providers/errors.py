@@ -87,6 +87,12 @@ class AuthenticationError(ProviderError):
 class MissingKeyError(AuthenticationError):
     default_message = "No API key is set for this provider."
 
+    @property
+    def hint(self) -> str:
+        if self.detail:  # e.g. a key that is set but only ever sent to its own provider
+            return f"{self.detail} Or set a key in Settings (Ctrl+S)."
+        return super().hint
+
 
 class PermissionDeniedError(ProviderError):
     action = Action.OPEN_SETTINGS

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import cast
 
 import httpx
@@ -79,8 +79,12 @@ class OpenAICompatibleProvider:
         idle_timeout: float | None = None,
         stall_timeout: float | None = None,
         backoff_base: float = 0.5,
+        missing_key: Callable[[], MissingKeyError] | None = None,
     ) -> None:
         self.config = config
+        self._missing_key_error = missing_key
+        """What to say when no key is set (it knows the settings: a key withheld from this
+        host is named as such)."""
         self._client = client
         self._api_key = api_key or None
         self._max_retries = max(0, max_retries)
@@ -236,6 +240,8 @@ class OpenAICompatibleProvider:
         )
 
     def _missing_key(self) -> MissingKeyError:
+        if self._missing_key_error is not None:
+            return self._missing_key_error()
         return MissingKeyError(
             f"No API key is set for {self.config.label or self.config.name}.",
             key_env=self.config.api_key_env,

@@ -15,6 +15,7 @@ from tui.providers.catalog import (
     ModelCatalog,
     UnknownProviderError,
     endpoint_for,
+    missing_key_error,
     resolve_api_key,
 )
 from tui.providers.errors import ConfigurationError, ModelNotFoundError
@@ -71,8 +72,12 @@ class ProviderRegistry:
     def provider(self, name: str) -> OpenAICompatibleProvider:
         provider = self._providers.get(name)
         if provider is None:
+            config = self.config(name)
             provider = OpenAICompatibleProvider(
-                self.config(name), self.client, api_key=self.api_key(name)
+                config,
+                self.client,
+                api_key=self.api_key(name),
+                missing_key=lambda: missing_key_error(config, self.settings),
             )
             self._providers[name] = provider
         return provider

@@ -356,6 +356,11 @@ class MessageView(Widget, can_focus=True):
         self.sibling = (position, count)
         self.update_message(self.message)
 
+    @property
+    def error_text(self) -> str:
+        """The error shown under the message, with what to do ("" when there is none)."""
+        return str(self._error.render()) if self._error is not None else ""
+
     async def show_error(self, text: str, hint: str = "") -> None:
         """Show an error under the message, with what to do about it."""
         text, hint = inert(text), inert(hint)  # a provider's words, quoted
