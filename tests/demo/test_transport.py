@@ -205,16 +205,17 @@ async def test_closing_a_paced_stream_early_stops_it() -> None:
 async def test_a_cancelled_reader_does_not_hang() -> None:
     transport = DemoTransport(tokens_per_second=20)
 
+    reading = asyncio.Event()
+
     async def read_all() -> None:
         async with client_for(transport) as client:
-            await stream(
-                client,
-                "/responses",
-                {"model": "demo", "input": "/bench 2000", "stream": True},
-            )
+            body = {"model": "demo", "input": "/bench 2000", "stream": True}
+            async with client.stream("POST", "/responses", json=body) as response:
+                async for _ in response.aiter_bytes():
+                    reading.set()  # mid-stream: the bytes are flowing
 
     task = asyncio.create_task(read_all())
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(reading.wait(), timeout=5.0)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, timeout=2.0)
