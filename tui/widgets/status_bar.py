@@ -34,6 +34,7 @@ class StatusBar(Static):
 
     DEFAULT_CSS = """
     StatusBar {
+        width: 1fr;
         height: 1;
         padding: 0 1;
         color: $text-muted;
@@ -142,4 +143,4 @@ class StatusBar(Static):
             detail = f"last reply ({inert(self._reply_model)}): {detail}"
         if detail:
             line = f"{line}   {detail}" if line else detail
-        self.update(Content(line))
+        self.update(Content(line), layout=False)  # one row, always: no layout of the screen
