@@ -268,3 +268,20 @@ async def test_a_file_refused_at_start_can_be_moved_aside(tmp_path: Path) -> Non
         await wait_for(lambda: chat.log_widget.message_count >= 2 and not chat.streaming)
         assert prompt_text(app) == ""
         assert_plain_words(app)
+
+
+async def test_the_move_aside_question_answers_from_the_keyboard(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "history.sqlite3"
+    db.parent.mkdir()
+    db.write_text("These are my notes, not a database.\n" * 100, encoding="utf-8")
+    notes = digest(db)
+    app = build(tmp_path, db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: isinstance(app.screen, MoveAsideScreen))
+        await wait_for(lambda: app.focused is not None and app.focused.id == "keep")
+        await pilot.press("left")  # ← reaches Move
+        assert app.focused is not None and app.focused.id == "move"
+        await pilot.press("m")
+        await wait_for(lambda: notices(app, "History moved aside"))
+        (moved,) = [p for p in db.parent.iterdir() if ".broken-" in p.name]
+        assert digest(moved) == notes

@@ -48,7 +48,12 @@ class MoveAsideScreen(ModalScreen[bool]):
         margin: 0 1;
     }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "keep", "Keep")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("m", "move", "Move"),
+        Binding("k,escape", "keep", "Keep"),
+        Binding("left", "app.focus_previous", "Previous", show=False),
+        Binding("right", "app.focus_next", "Next", show=False),
+    ]
     AUTO_FOCUS = "#keep"
 
     def __init__(self, path: str) -> None:
@@ -60,8 +65,9 @@ class MoveAsideScreen(ModalScreen[bool]):
             yield Static(f"{self.path} is damaged.", classes="move-detail", markup=False)
             yield Static(QUESTION, classes="move-question", markup=False)
             yield Static(
-                "Move renames the file (it is never deleted, so it can be recovered later). "
-                "Keep leaves it as it is: the app goes on without saving anything.",
+                "Move (m) renames the file (it is never deleted, so it can be recovered "
+                "later). Keep (k, Esc) leaves it as it is: the app goes on without saving "
+                "anything.",
                 classes="move-detail",
                 markup=False,
             )
@@ -76,3 +82,6 @@ class MoveAsideScreen(ModalScreen[bool]):
 
     def action_keep(self) -> None:
         self.dismiss(False)
+
+    def action_move(self) -> None:
+        self.dismiss(True)
