@@ -6,6 +6,9 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
+from textual.markup import escape
 
 from tui.services.history import inert
 
@@ -45,15 +48,30 @@ class ConversationCommands(Provider):
             if score > 0:
                 yield Hit(
                     score,
-                    matcher.highlight(text),
+                    _highlighted(matcher, text),
                     partial(self._open, conversation.id),
-                    help=f"{conversation.message_count} messages · {conversation.model or ''}",
+                    help=escape(  # the palette reads help as markup
+                        f"{conversation.message_count} messages · {inert(conversation.model or '')}"
+                    ),
                 )
 
     async def discover(self) -> Hits:
         for conversation in self._conversations[:10]:
             yield DiscoveryHit(
-                f"Open conversation: {inert(conversation.title)}",
+                Content(f"Open conversation: {inert(conversation.title)}"),
                 partial(self._open, conversation.id),
                 help=f"{conversation.message_count} messages",
             )
+
+
+def _highlighted(matcher: Matcher, text: str) -> Content:
+    """``text`` with the matched letters styled, as ``Matcher.highlight`` does, but never read
+    as markup: a title such as ``Plan [/b] later`` is text (markup would fail or be obeyed)."""
+    content = Content(text)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, text)
+    if not score:
+        return content
+    for offset in offsets:
+        if not text[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content

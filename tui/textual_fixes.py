@@ -11,6 +11,7 @@ changes nothing.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -36,6 +37,7 @@ def apply_markdown_fixes() -> None:
     apply_textual_fixes()
     _share_markdown_component_styles()
     _release_list_items()
+    _table_tooltips_as_text()
 
 
 def _stop_styles_cache_retention() -> None:
@@ -415,9 +417,9 @@ class PasteGuard:
             while True:
                 escape = text.find("\x1b", position)
                 if escape < 0:
-                    out.append(text[position:])
+                    out.append(_c1_visible(text[position:]))
                     break
-                out.append(text[position:escape])
+                out.append(_c1_visible(text[position:escape]))
                 rest = text[escape:]
                 if rest.startswith(PASTE_END):
                     out.append(PASTE_END)
@@ -430,6 +432,14 @@ class PasteGuard:
                 out.append("\u241b")  # ␛
                 position = escape + 1
         return "".join(out)
+
+
+_C1 = re.compile("[\x80-\x9f]")
+
+
+def _c1_visible(text: str) -> str:
+    """C1 controls (``\x9b`` is a one-byte CSI) shown as ``\x9b``: pasted, they are text."""
+    return _C1.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def _marker_prefix_at_end(text: str, marker: str) -> str:
@@ -460,3 +470,22 @@ def _keep_pasted_escapes_as_text() -> None:
 
     guarded_feed.guards_pastes = True  # type: ignore[attr-defined]
     XTermParser.feed = guarded_feed  # type: ignore[method-assign]
+
+
+def _table_tooltips_as_text() -> None:
+    """A Markdown table gives each cell its text as a tooltip, as a ``str``, which the tooltip
+    reads as markup: a model's table with ``x [/b] y`` in a cell raises ``MarkupError`` when the
+    pointer rests on it (the app stops), and ``[@click=app.quit]`` would be obeyed. The text is
+    given as ``Content`` instead, which is shown as it is."""
+    from textual.content import Content
+    from textual.widgets._markdown import MarkdownTableCellContents
+
+    if getattr(MarkdownTableCellContents.with_tooltip, "tooltips_as_text", False):
+        return
+    original = MarkdownTableCellContents.with_tooltip
+
+    def with_tooltip(self: MarkdownTableCellContents, tooltip: Any) -> Any:
+        return original(self, Content(tooltip) if isinstance(tooltip, str) else tooltip)
+
+    with_tooltip.tooltips_as_text = True  # type: ignore[attr-defined]
+    MarkdownTableCellContents.with_tooltip = with_tooltip  # type: ignore[method-assign,assignment]

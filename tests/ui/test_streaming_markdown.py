@@ -282,3 +282,42 @@ async def test_finishing_twice_or_a_text_that_never_streamed_changes_nothing() -
         assert markdown.block_renders == renders
         assert markdown.text == "Static **text**. More."
         assert any("Static text. More." in line for line in screen_lines(app))
+
+
+async def test_a_table_cell_with_markup_in_it_is_text_in_its_tooltip() -> None:
+    """A cell's tooltip shows its text: ``[/b]`` in a reply's table neither fails nor styles."""
+    from textual.content import Content
+
+    text = "| a | b |\n|---|---|\n| x [/b] y | [@click=app.quit]z[/] |\n| 1 | 2 |\n"
+    markdown = StreamingMarkdown()
+    app = Host(markdown)
+    async with app.run_test(size=(80, 30), tooltips=True) as pilot:
+        for line in text.splitlines(keepends=True):
+            await markdown.append(line)  # the table grows in place, row by row
+        cells = [
+            cell for cell in markdown.query("MarkdownTableCellContents") if "[" in str(cell.tooltip)
+        ]
+        assert [str(cell.tooltip) for cell in cells] == ["x [/b] y", "[@click=app.quit]z[/]"]
+        assert all(isinstance(cell.tooltip, Content) for cell in cells)
+        await pilot.hover(cells[0])
+        await pilot.hover(cells[1])
+        await wait_for(lambda: app.is_running and app.screen.query("Tooltip"))
+        assert app.is_running
+
+
+async def test_a_finished_table_with_markup_in_a_cell_survives_the_pointer() -> None:
+    """The same table shown whole (a stored reply, reopened): Textual's own table gives the
+    tooltips, and they are text too."""
+    from textual.content import Content
+
+    text = "| a | b |\n|---|---|\n| x [/b] y | [@click=app.quit]z[/] |\n"
+    markdown = StreamingMarkdown(text)
+    app = Host(markdown)
+    async with app.run_test(size=(80, 30), tooltips=True) as pilot:
+        await markdown.confirmed()
+        cells = [c for c in markdown.query("MarkdownTableCellContents") if "[" in str(c.tooltip)]
+        assert [str(cell.tooltip) for cell in cells] == ["x [/b] y", "[@click=app.quit]z[/]"]
+        assert all(isinstance(cell.tooltip, Content) for cell in cells)
+        await pilot.hover(cells[0])
+        await wait_for(lambda: app.screen.query("Tooltip"))
+        assert app.is_running

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from textual.content import Content
 from textual.widgets._markdown import (
     MarkdownBlock,
     MarkdownFence,
@@ -192,7 +193,7 @@ async def _update_table(widget: MarkdownTable, fresh: MarkdownTable) -> bool:
     cells = [
         MarkdownTableCellContents(
             cell, classes=f"row{row_index} cell", name=f"cell{row_index}.{cell_index}"
-        ).with_tooltip(cell.plain)
+        ).with_tooltip(Content(cell.plain))  # a tooltip reads a str as markup
         for row_index, row in enumerate(rows[same:], same + 1)
         for cell_index, cell in enumerate(row, 1)
     ]
