@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.command import CommandPalette
 
 from bench.startup import isolated_env, screen_text, spawn_in_pty
 from tests.support.fixtures import TEST_KEY
@@ -140,3 +141,41 @@ async def test_reasoning_errors_and_notices_are_shown_inert(
         notices = [n.message for n in app._notifications]
         assert not any("\x1b" in notice for notice in notices)
         assert len(views(app)) == 4
+
+
+async def test_a_hostile_title_is_inert_in_the_header_palette_rename_and_settings(
+    app_factory: AppFactory,
+) -> None:
+    """A title (imported, or written by the model) with markup and escapes: the palette neither
+    fails on it nor obeys it, and the header, the rename field, the edit of the last message
+    and the chat settings panel draw it inert."""
+    app = app_factory(new_chat=True)
+    hostile = "Plan [/b] later " + PIECES["title"] + " [@click=app.quit]x[/]"
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(app)
+        chat = app.conversation_screen
+        chat.prompt.insert("first " + PIECES["clear"])  # as an imported message would hold it
+        await pilot.press("enter")
+        await wait_for(lambda: len(views(app)) == 2 and not chat.streaming)
+        services = app.handle.current
+        assert services is not None
+        assert chat.conversation_id is not None
+        await services.history.rename(chat.conversation_id, hostile)
+        await services.history.get(chat.conversation_id)
+        chat.sub_title = hostile  # as a title that lands from the model is shown
+        await wait_for(lambda: SHOWN["title"] in "\n".join(screen_lines(app)))
+        assert "\x1b" not in str(chat.sub_title)
+
+        await pilot.press("ctrl+p")
+        await wait_for(lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"plan")
+        await wait_for(lambda: "Plan [/b] later" in "\n".join(screen_lines(app)))
+        shown = "\n".join(screen_lines(app))
+        assert "[@click=app.quit]x[/]" in shown and "\x1b" not in shown
+        await pilot.press("escape")
+        await wait_for(lambda: not isinstance(app.screen, CommandPalette))
+
+        await pilot.press("up")  # edit the last message: the text comes back inert
+        await wait_for(lambda: chat.prompt.text != "")
+        assert SHOWN["clear"] in chat.prompt.text and "\x1b" not in chat.prompt.text
+        assert app.is_running

@@ -314,6 +314,13 @@ class ConversationScreen(Screen[None]):
         self.status.clear_message()
         self.load_conversation()
 
+    def validate_title(self, title: str | None) -> str | None:
+        return inert(title) if title else title  # the Header draws it
+
+    def validate_sub_title(self, sub_title: str | None) -> str | None:
+        """A conversation's title (imported, or written by the model) is drawn inert."""
+        return inert(sub_title) if sub_title else sub_title
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         notify_store_failure(self, event)
 
@@ -604,7 +611,7 @@ class ConversationScreen(Screen[None]):
         label.display = message is not None
         if message is not None:
             label.update("Editing your message: Enter sends it as a new branch, Esc cancels.")
-            self.prompt.load_text(message.content)
+            self.prompt.load_text(inert(message.content))  # (it may come from an import)
             self.prompt.move_cursor(self.prompt.document.end)
             self.prompt.focus()
 
@@ -754,7 +761,7 @@ class ConversationScreen(Screen[None]):
         if conversation is None:
             return
         title = await self.app.push_screen_wait(
-            TextPrompt("Rename conversation", conversation.title)
+            TextPrompt("Rename conversation", inert(conversation.title))
         )
         if title is None or not title.strip() or title.strip() == conversation.title:
             return
@@ -934,7 +941,7 @@ class ConversationScreen(Screen[None]):
             self.notify(str(exc), title="Chat settings", severity="error")
             return
         target = inert(conversation.title) if conversation is not None else "the next new chat"
-        route = f"{turn.provider_label} · {turn.model.id} (Ctrl+T switches model)"
+        route = inert(f"{turn.provider_label} · {turn.model.id} (Ctrl+T switches model)")
         edited = await self.app.push_screen_wait(
             ChatSettingsScreen(settings, turn.model, target=target, route=route)
         )

@@ -319,7 +319,7 @@ class ConversationsScreen(Screen[None]):
             return
         self._renaming = conversation.id
         field = self.query_one("#rename", Input)
-        field.value = conversation.title
+        field.value = inert(conversation.title)
         field.border_title = "Rename: Enter saves, Esc cancels"
         field.display = True
         self.query_one("#list-info").display = False
