@@ -149,9 +149,20 @@ def _read_prompt(args: argparse.Namespace) -> str:
     if words and words != ["-"]:
         text = " ".join(words)
     elif words == ["-"] or not sys.stdin.isatty():
-        text = sys.stdin.read()
+        data = sys.stdin.buffer.read()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageError(
+                f"the prompt is not UTF-8 text (byte {exc.start}); convert it first, "
+                "e.g. with iconv -t UTF-8"
+            ) from None
     else:
         raise UsageError("no prompt: give one as arguments, or pipe it to stdin")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in the arguments
+        raise UsageError("the prompt is not UTF-8 text; convert it first") from None
     if not text.strip():
         raise UsageError("the prompt is empty")
     return text
@@ -454,7 +465,12 @@ async def _export(args: argparse.Namespace) -> int:
             what = f"conversation {args.id}"
     if args.output:
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
+            with Path(args.output).open("x", encoding="utf-8") as file:  # never over a file
+                file.write(text)
+        except FileExistsError:
+            raise CommandError(
+                f"{args.output} exists already; nothing was written: choose another name"
+            ) from None
         except OSError as exc:
             raise CommandError(f"cannot write {args.output}: {exc.strerror}") from None
         print(f"Exported {what} to {printable(args.output)}", file=sys.stderr)

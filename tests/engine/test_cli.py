@@ -478,3 +478,35 @@ def test_a_missing_key_fails_before_the_question_is_stored() -> None:
     (line,) = result.stderr.strip().splitlines()
     assert "No API key is set for OpenAI" in line and "OPENAI_API_KEY" in line
     assert not db_path().exists() or rows(db_path(), "SELECT count(*) FROM conversations") == [(0,)]
+
+
+def test_export_never_writes_over_an_existing_file(tmp_path: Path) -> None:
+    assert run("ask", "-p", "demo", "hello").returncode == 0
+    notes = tmp_path / "notes.md"
+    notes.write_text("MY PRECIOUS NOTES\n")
+    result = run("export", "1", "--format", "md", "-o", str(notes))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"tui-chat: error: {notes} exists already; nothing was written: choose another name"
+    )
+    assert notes.read_text() == "MY PRECIOUS NOTES\n"
+    fresh = tmp_path / "fresh.md"
+    assert run("export", "1", "--format", "md", "-o", str(fresh)).returncode == 0
+    assert "hello" in fresh.read_text()
+
+
+def test_a_prompt_that_is_not_utf8_is_bad_usage_not_a_traceback() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tui", "ask", "-p", "demo"],
+        input=b"hi \xff there",
+        capture_output=True,
+        timeout=60,
+        cwd=ROOT,
+        env={"TUI_CHAT_DEMO_SPEED": "0", **os.environ},
+    )
+    assert result.returncode == 2
+    assert result.stderr.decode().strip() == (
+        "tui-chat: error: the prompt is not UTF-8 text (byte 3); convert it first, "
+        "e.g. with iconv -t UTF-8"
+    )
+    assert not db_path().exists()  # refused before anything was opened or stored
