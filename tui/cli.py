@@ -197,6 +197,22 @@ def build_parser() -> argparse.ArgumentParser:
         "empty history; the old file is kept beside it for recovery, and its new path printed.",
     )
     move.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+
+    mcp = commands.add_parser(
+        "mcp",
+        parents=[common],
+        help="MCP servers (tools): list them, or import a standard mcpServers JSON file",
+    )
+    mcp_actions = mcp.add_subparsers(dest="mcp_action", metavar="ACTION", required=True)
+    mcp_actions.add_parser("list", parents=[common], help="the configured MCP servers")
+    mcp_import = mcp_actions.add_parser(
+        "import",
+        parents=[common],
+        help='add the servers of a {"mcpServers": {...}} file (as other MCP clients write it)',
+        description="Servers already configured under the same name are kept as they are. "
+        "The settings file is edited in place: its comments and other keys stay.",
+    )
+    mcp_import.add_argument("file", help="the JSON file")
     return parser
 
 

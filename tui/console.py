@@ -75,6 +75,7 @@ def run_command(args: argparse.Namespace) -> int:
         "models": _models,
         "doctor": _doctor,
         "db": _db,
+        "mcp": _mcp,
         "rename": _manage,
         "delete": _manage,
         "pin": _manage,
@@ -673,6 +674,46 @@ async def _doctor(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------- db
+
+
+async def _mcp(args: argparse.Namespace) -> int:
+    """``mcp list`` and ``mcp import FILE``: the settings file's ``[mcp_servers]``."""
+    from tui.config.paths import config_file
+    from tui.config.settings import load_settings
+    from tui.services.mcp_config import McpImportError, describe, read_mcp_file, with_servers
+    from tui.services.settings_edit import SettingsFileError, apply_settings
+
+    path = config_file(args.config)
+    settings, problems = load_settings(path, env={})  # the file as it is, no overrides
+    for problem in problems:
+        print(f"tui-chat: note: {printable(problem)}", file=sys.stderr)
+    if args.mcp_action == "list":
+        if not settings.mcp_servers:
+            where = printable(str(path))
+            print(f"No MCP servers in {where}; 'tui-chat mcp import FILE' adds some.")
+        for server in settings.mcp_servers.values():
+            print(describe(server))
+        return EXIT_OK
+    try:
+        found = read_mcp_file(Path(args.file), settings)
+    except McpImportError as exc:
+        raise CommandError(str(exc)) from None
+    for problem in found.problems:
+        print(f"tui-chat: note: {printable(problem)}", file=sys.stderr)
+    for name in found.kept:
+        print(f"{printable(name)}: already configured; kept as it is", file=sys.stderr)
+    if not found.added:
+        print("Nothing added.", file=sys.stderr)
+        return EXIT_OK
+    try:
+        await apply_settings(with_servers(settings, found.added), path, previous=settings)
+    except SettingsFileError as exc:
+        raise CommandError(f"{exc}; nothing was added") from None
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot save {path}: {exc}") from None
+    for server in found.added:
+        print(f"Added {describe(server)}")
+    return EXIT_OK
 
 
 async def _db(args: argparse.Namespace) -> int:

@@ -34,6 +34,7 @@ Example file::
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -124,11 +125,36 @@ class UiSettings:
     theme: str = "textual-dark"
 
 
+MCP_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+"""An MCP server's name: it prefixes tool names, which providers limit to ``[A-Za-z0-9_-]``."""
+
+
+@dataclass(frozen=True)
+class McpServerSettings:
+    """One MCP server, as ``[mcp_servers.NAME]``: a command to run (stdio) or a URL
+    (streamable HTTP), in the shape other MCP clients use."""
+
+    name: str
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    """Sent with every request (a token, say): shown masked, never logged."""
+    enabled: bool = True
+
+    @property
+    def transport(self) -> str:
+        return "stdio" if self.command else "http"
+
+
 @dataclass(frozen=True)
 class Settings:
     defaults: Defaults = field(default_factory=Defaults)
     ui: UiSettings = field(default_factory=UiSettings)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
+    mcp_servers: dict[str, McpServerSettings] = field(default_factory=dict)
     database_url: str | None = None
     """SQLAlchemy URL; None means the SQLite file from ``paths.database_file``."""
     config_path: Path | None = None
@@ -248,6 +274,76 @@ def _seconds(data: dict[str, Any], key: str, where: str, problems: list[str]) ->
     return None
 
 
+def _string_table(value: Any, where: str, problems: list[str]) -> dict[str, str]:
+    if value is None:
+        return {}
+    if isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        return dict(value)
+    problems.append(f"{where} must be a table of strings; ignored.")
+    return {}
+
+
+def parse_mcp_server(name: str, data: Any, problems: list[str]) -> McpServerSettings | None:
+    """One ``[mcp_servers.NAME]`` table; a server that cannot be used is a problem, skipped."""
+    where = f"mcp_servers.{name}"
+    if not MCP_NAME.match(name):
+        problems.append(
+            f"[{where}]: a server's name is letters, digits, - and _ (at most 32); ignored."
+        )
+        return None
+    if not isinstance(data, dict):
+        problems.append(f"[{where}] must be a table; ignored.")
+        return None
+    command = _as_str(data.get("command"), f"{where}.command", problems)
+    url = _as_str(data.get("url"), f"{where}.url", problems)
+    if bool(command) == bool(url):
+        problems.append(f"[{where}] needs either command (stdio) or url (HTTP); ignored.")
+        return None
+    if url is not None and not url.startswith(("http://", "https://")):
+        problems.append(f"{where}.url must start with http:// or https://; ignored.")
+        return None
+    args = data.get("args", [])
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        problems.append(f"{where}.args must be a list of strings; ignored.")
+        return None
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        problems.append(f"{where}.enabled must be true or false; taken as true.")
+        enabled = True
+    return McpServerSettings(
+        name=name,
+        command=command,
+        args=tuple(args),
+        env=_string_table(data.get("env"), f"{where}.env", problems),
+        cwd=_as_str(data.get("cwd"), f"{where}.cwd", problems),
+        url=url,
+        headers=_string_table(data.get("headers"), f"{where}.headers", problems),
+        enabled=enabled,
+    )
+
+
+def mcp_server_to_toml(server: McpServerSettings) -> dict[str, Any]:
+    """``[mcp_servers.NAME]`` as written: only the keys that are set."""
+    section: dict[str, Any] = {}
+    if server.command:
+        section["command"] = server.command
+        if server.args:
+            section["args"] = list(server.args)
+        if server.env:
+            section["env"] = dict(server.env)
+        if server.cwd:
+            section["cwd"] = server.cwd
+    else:
+        section["url"] = server.url
+        if server.headers:
+            section["headers"] = dict(server.headers)
+    if not server.enabled:
+        section["enabled"] = False
+    return section
+
+
 def parse_settings(data: dict[str, Any], problems: list[str]) -> Settings:
     """Build ``Settings`` from a parsed TOML document, collecting problems instead of failing."""
     defaults = _parse_defaults(data.get("defaults", {}), problems)
@@ -266,8 +362,23 @@ def parse_settings(data: dict[str, Any], problems: list[str]) -> Settings:
                 providers[name] = parsed
     else:
         problems.append("[providers] must be a table; ignored.")
+    mcp_servers: dict[str, McpServerSettings] = {}
+    raw_servers = data.get("mcp_servers", {})
+    if isinstance(raw_servers, dict):
+        for name, section in raw_servers.items():
+            server = parse_mcp_server(name, section, problems)
+            if server is not None:
+                mcp_servers[name] = server
+    else:
+        problems.append("[mcp_servers] must be a table; ignored.")
     database_url = _as_str(data.get("database_url"), "database_url", problems)
-    return Settings(defaults=defaults, ui=ui, providers=providers, database_url=database_url)
+    return Settings(
+        defaults=defaults,
+        ui=ui,
+        providers=providers,
+        mcp_servers=mcp_servers,
+        database_url=database_url,
+    )
 
 
 def _apply_env(settings: Settings, env: dict[str, str]) -> Settings:
@@ -359,6 +470,10 @@ def settings_to_toml(settings: Settings) -> dict[str, Any]:
     document: dict[str, Any] = {"defaults": defaults, "ui": {"theme": settings.ui.theme}}
     if providers:
         document["providers"] = providers
+    if settings.mcp_servers:
+        document["mcp_servers"] = {
+            name: mcp_server_to_toml(server) for name, server in settings.mcp_servers.items()
+        }
     if settings.database_url:
         document["database_url"] = settings.database_url
     return document
