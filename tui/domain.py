@@ -6,6 +6,7 @@ Nothing here does I/O or imports Textual, httpx or SQLAlchemy: the wire (``provi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -89,6 +90,16 @@ class ToolCall:
     call_id: str
     name: str
     arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call: its name on the wire, what it does, and the JSON Schema
+    of its arguments (an MCP tool's ``inputSchema``)."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +197,11 @@ class ChatRequest:
     verbosity: str | None = None
     """``low``, ``medium`` or ``high``: ``text.verbosity`` on Responses, ``verbosity`` on Chat."""
     web_search: bool = False
+    tools: tuple[ToolSpec, ...] = ()
+    """Functions offered to the model (``tools`` on both APIs, each in its own shape)."""
+    tool_choice: str | None = None
+    """``auto``, ``none`` or ``required``; None: the provider's default (``auto``)."""
+    parallel_tool_calls: bool | None = None
     store: bool = True
     stream: bool = True
     first_token_timeout: float | None = None

@@ -61,6 +61,22 @@ def build_chat_body(request: ChatRequest, config: ProviderConfig) -> dict[str, A
         body["temperature"] = request.temperature
     if request.verbosity:
         body["verbosity"] = request.verbosity
+    if request.tools:
+        body["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": dict(tool.parameters),
+                },
+            }
+            for tool in request.tools
+        ]
+        if request.tool_choice:
+            body["tool_choice"] = request.tool_choice
+        if request.parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = request.parallel_tool_calls
     return body
 
 

@@ -67,8 +67,24 @@ def build_responses_body(request: ChatRequest, config: ProviderConfig) -> dict[s
         body["temperature"] = request.temperature
     if request.verbosity:
         body["text"] = {"verbosity": request.verbosity}
+    tools: list[dict[str, Any]] = [
+        {  # flat on Responses: no "function" wrapper
+            "type": "function",
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": dict(tool.parameters),
+        }
+        for tool in request.tools
+    ]
     if request.web_search:
-        body["tools"] = [dict(WEB_SEARCH_TOOL)]
+        tools.append(dict(WEB_SEARCH_TOOL))
+    if tools:
+        body["tools"] = tools
+    if request.tools:
+        if request.tool_choice:
+            body["tool_choice"] = request.tool_choice
+        if request.parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = request.parallel_tool_calls
     return body
 
 
