@@ -85,11 +85,19 @@ class Citation:
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
-    """A complete function call the model asked for (reserved for later; never rendered)."""
+    """A complete function call the model asked for."""
 
     call_id: str
     name: str
     arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What a tool call gave back (or why it did not run), for the model."""
+
+    call_id: str
+    output: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,11 +177,18 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class InputMessage:
-    """One turn of history as sent to a provider."""
+    """One turn of history as sent to a provider.
+
+    An assistant turn may carry the ``tool_calls`` it made; the turn that answers them carries
+    their ``tool_results`` (Chat: ``role: tool`` messages; Responses: ``function_call_output``
+    items), and its ``role`` and ``content`` are then not sent.
+    """
 
     role: Role
     content: str
     attachments: tuple[Attachment, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_results: tuple[ToolResult, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,15 @@ import pytest
 from tests.support.fixtures import ask, collect, provider_for
 from tests.support.script import reply
 from tests.support.server import LoopbackServer
-from tui.domain import ApiKind, ToolSpec
+from tui.domain import (
+    ApiKind,
+    ChatRequest,
+    InputMessage,
+    Role,
+    ToolCall,
+    ToolResult,
+    ToolSpec,
+)
 from tui.services.tool_names import MAX_NAME, ToolRef, wire_names
 
 CLOCK = ToolSpec(
@@ -101,3 +109,97 @@ def test_names_fit_the_providers_rules_and_never_collide() -> None:
     assert sorted(ref.tool for ref in names.values()) == sorted(
         ["fetch.url", "fetch url", long_a, long_b, "ü"]
     )
+
+
+CALL = ToolCall(call_id="call_1", name="get_time", arguments='{"zone": "UTC"}')
+SECOND = ToolCall(call_id="call_2", name="get_time", arguments='{"zone": "CET"}')
+
+
+async def test_chat_sends_the_calls_then_a_tool_message_per_result(
+    loopback: LoopbackServer, http_client: httpx.AsyncClient
+) -> None:
+    loopback.enqueue(reply("It is noon in UTC and 1 pm in CET."))
+    history = (
+        InputMessage(Role.USER, "what time is it here and there"),
+        InputMessage(Role.ASSISTANT, "", tool_calls=(CALL, SECOND)),
+        InputMessage(
+            Role.USER,
+            "",
+            tool_results=(ToolResult("call_1", "12:00"), ToolResult("call_2", "13:00")),
+        ),
+    )
+    request = ChatRequest(model="loopback-chat", messages=history, tools=(CLOCK,))
+    outcome = await collect(provider_for(loopback, http_client), request, ApiKind.CHAT)
+    assert outcome.error is None
+    messages = loopback.requests[-1].json["messages"]
+    assert messages[1:] == [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_time", "arguments": '{"zone": "UTC"}'},
+                },
+                {
+                    "id": "call_2",
+                    "type": "function",
+                    "function": {"name": "get_time", "arguments": '{"zone": "CET"}'},
+                },
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "12:00"},
+        {"role": "tool", "tool_call_id": "call_2", "content": "13:00"},
+    ]
+
+
+async def test_responses_sends_only_the_outputs_chained_to_the_calling_response(
+    loopback: LoopbackServer, http_client: httpx.AsyncClient
+) -> None:
+    """The provider keeps the call; the next request chains to it and carries the outputs."""
+    loopback.enqueue(reply("Noted."))
+    provider = provider_for(loopback, http_client)
+    first = await collect(provider, ask("remember this"), ApiKind.RESPONSES)
+    assert first.error is None and first.started and first.started[0].chainable
+    response_id = first.started[0].response_id
+    loopback.enqueue(reply("It is noon."))
+    request = ChatRequest(
+        model="loopback-chat",
+        messages=(InputMessage(Role.USER, "", tool_results=(ToolResult("call_1", "12:00"),)),),
+        previous_response_id=response_id,
+        tools=(CLOCK,),
+    )
+    outcome = await collect(provider, request, ApiKind.RESPONSES)
+    assert outcome.error is None
+    body = loopback.requests[-1].json
+    assert body["previous_response_id"] == response_id
+    assert body["input"] == [
+        {"type": "function_call_output", "call_id": "call_1", "output": "12:00"}
+    ]
+
+
+async def test_responses_resends_calls_and_outputs_as_items_without_a_chain(
+    loopback: LoopbackServer, http_client: httpx.AsyncClient
+) -> None:
+    """The whole history, as after ``previous_response_not_found``: the call is an item too."""
+    loopback.enqueue(reply("It is noon."))
+    history = (
+        InputMessage(Role.USER, "what time is it"),
+        InputMessage(Role.ASSISTANT, "Let me look.", tool_calls=(CALL,)),
+        InputMessage(Role.USER, "", tool_results=(ToolResult("call_1", "12:00"),)),
+    )
+    request = ChatRequest(model="loopback-chat", messages=history, tools=(CLOCK,))
+    outcome = await collect(provider_for(loopback, http_client), request, ApiKind.RESPONSES)
+    assert outcome.error is None
+    assert loopback.requests[-1].json["input"] == [
+        {"role": "user", "content": "what time is it"},
+        {"role": "assistant", "content": "Let me look."},
+        {
+            "type": "function_call",
+            "call_id": "call_1",
+            "name": "get_time",
+            "arguments": '{"zone": "UTC"}',
+        },
+        {"type": "function_call_output", "call_id": "call_1", "output": "12:00"},
+    ]

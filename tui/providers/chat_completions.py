@@ -46,7 +46,27 @@ def build_chat_body(request: ChatRequest, config: ProviderConfig) -> dict[str, A
     if request.instructions:
         messages.append({"role": "system", "content": request.instructions})
     for message in request.messages:
-        if message.role is Role.USER and message.attachments:
+        if message.tool_results:
+            messages.extend(
+                {"role": "tool", "tool_call_id": result.call_id, "content": result.output}
+                for result in message.tool_results
+            )
+        elif message.tool_calls:
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": message.content or None,
+                    "tool_calls": [
+                        {
+                            "id": call.call_id,
+                            "type": "function",
+                            "function": {"name": call.name, "arguments": call.arguments},
+                        }
+                        for call in message.tool_calls
+                    ],
+                }
+            )
+        elif message.role is Role.USER and message.attachments:
             messages.append({"role": "user", "content": _user_parts(message.content, message)})
         else:
             messages.append({"role": message.role.value, "content": message.content})

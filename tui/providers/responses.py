@@ -45,7 +45,7 @@ def build_responses_body(request: ChatRequest, config: ProviderConfig) -> dict[s
     """The JSON body of ``POST /responses`` for ``request``."""
     body: dict[str, Any] = {
         "model": request.model,
-        "input": [_input_item(message) for message in request.messages],
+        "input": [item for message in request.messages for item in _input_items(message)],
         "stream": request.stream,
         # Sent explicitly: some providers (AI/ML API) default to false, which breaks chaining.
         "store": request.store,
@@ -86,6 +86,26 @@ def build_responses_body(request: ChatRequest, config: ProviderConfig) -> dict[s
         if request.parallel_tool_calls is not None:
             body["parallel_tool_calls"] = request.parallel_tool_calls
     return body
+
+
+def _input_items(message: InputMessage) -> list[dict[str, Any]]:
+    """A turn as ``input`` items: tool calls and their outputs are items of their own."""
+    if message.tool_results:
+        return [
+            {"type": "function_call_output", "call_id": result.call_id, "output": result.output}
+            for result in message.tool_results
+        ]
+    items = [_input_item(message)] if message.content or not message.tool_calls else []
+    items.extend(
+        {
+            "type": "function_call",
+            "call_id": call.call_id,
+            "name": call.name,
+            "arguments": call.arguments,
+        }
+        for call in message.tool_calls
+    )
+    return items
 
 
 def _input_item(message: InputMessage) -> dict[str, Any]:
