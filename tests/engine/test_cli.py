@@ -40,6 +40,11 @@ def db_path() -> Path:
     return Path(os.environ["TUI_CHAT_DB"])
 
 
+def ask_loopback(server: LoopbackServer, *args: str) -> list[str]:
+    """``ask`` against the loopback server's ``loopback-chat`` on Chat Completions."""
+    return ["ask", "--base-url", server.base_url, "-m", "loopback-chat", "--api", "chat", *args]
+
+
 def test_ask_on_the_demo_works_with_no_key_and_no_network() -> None:
     result = run("ask", "-p", "demo", "hello")
     assert result.returncode == 0, result.stderr
@@ -394,13 +399,7 @@ def test_a_failed_first_turn_keeps_the_question_and_is_listed_as_failed() -> Non
     with LoopbackServer(api_key=TEST_KEY) as server:
         server.enqueue(http_error(400, "The request was refused."))
         result = run(
-            "ask",
-            "--base-url",
-            server.base_url,
-            "-m",
-            "loopback-chat",
-            "--api",
-            "chat",
+            *ask_loopback(server),
             "my first question",
             TUI_CHAT_API_KEY=TEST_KEY,
         )
@@ -427,13 +426,7 @@ def test_a_key_withheld_from_another_host_is_named() -> None:
     openai_key = "sk-openai-real-0123456789abcdef"
     with LoopbackServer(api_key=TEST_KEY) as server:
         result = run(
-            "ask",
-            "--base-url",
-            server.base_url,
-            "-m",
-            "loopback-chat",
-            "--api",
-            "chat",
+            *ask_loopback(server),
             "hi",
             OPENAI_API_KEY=openai_key,
         )

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.engine.test_cli import ROOT, db_path, rows, run
+from tests.engine.test_cli import ROOT, ask_loopback, db_path, rows, run
 from tests.support.fixtures import TEST_KEY
 from tests.support.script import fault, http_error, reply
 from tests.support.server import LoopbackServer
@@ -41,19 +41,6 @@ def assert_visible(output: bytes | str) -> None:
     text = output.decode() if isinstance(output, bytes) else output
     for placeholder in PLACEHOLDERS:
         assert placeholder in text, (placeholder, text)
-
-
-def ask_loopback(server: LoopbackServer, *args: str) -> list[str]:
-    return [
-        "ask",
-        "--base-url",
-        server.base_url,
-        "-m",
-        "loopback-chat",
-        "--api",
-        "chat",
-        *args,
-    ]
 
 
 def run_on_pty(*args: str, timeout: float = 60, **env: str) -> tuple[int, bytes, str]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.engine.conftest import send, write_config
-from tests.engine.test_cli import db_path, rows, run
+from tests.engine.test_cli import ask_loopback, db_path, rows, run
 from tests.support.fixtures import TEST_KEY
 from tests.support.script import fault, reply
 from tests.support.server import LoopbackServer, silent
@@ -233,27 +233,15 @@ async def test_slow_but_steady_text_is_not_idle(
 # ------------------------------------------------------------------ the command line
 
 
-def ask_loopback(server: LoopbackServer, *flags: str) -> Any:
-    return run(
-        "ask",
-        "--base-url",
-        server.base_url,
-        "--api-key",
-        TEST_KEY,
-        "-m",
-        "loopback-chat",
-        "--api",
-        "chat",
-        *flags,
-        "are you there?",
-    )
+def ask_with_limits(server: LoopbackServer, *flags: str) -> Any:
+    return run(*ask_loopback(server, "--api-key", TEST_KEY, *flags, "are you there?"))
 
 
 def test_ask_reports_a_reply_that_never_starts_after_first_token_timeout() -> None:
     with LoopbackServer(api_key=TEST_KEY) as server:
         server.enqueue(silent(30))
         began = time.monotonic()
-        result = ask_loopback(server, "--first-token-timeout", "0.5")
+        result = ask_with_limits(server, "--first-token-timeout", "0.5")
         took = time.monotonic() - began
     assert result.returncode == 1, result.stderr
     assert took < 20
@@ -271,7 +259,7 @@ def test_ask_reports_a_reply_that_never_starts_after_first_token_timeout() -> No
 def test_ask_reports_a_stream_gone_silent_after_idle_timeout_and_keeps_the_text() -> None:
     with LoopbackServer(api_key=TEST_KEY) as server:
         server.enqueue(fault("stall", after=4, stall_seconds=30, text=WORDS))
-        result = ask_loopback(server, "--idle-timeout", "0.5")
+        result = ask_with_limits(server, "--idle-timeout", "0.5")
     assert result.returncode == 1, result.stderr
     assert result.stdout == "one two three \n"  # printed as it came
     lines = result.stderr.strip().splitlines()

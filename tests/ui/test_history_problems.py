@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.store.damage import file_digests, history_with_a_damaged_page
@@ -151,24 +153,46 @@ async def test_move_aside_starts_a_new_history_and_keeps_the_prompt(tmp_path: Pa
     assert digest(main[0]) == original
 
 
+@contextmanager
+def write_lock_held(db: Path) -> Iterator[None]:
+    """Another program holding the database's write lock, for the ``with`` block."""
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+async def first_turn(pilot, app: TuiApp) -> ConversationScreen:  # type: ignore[no-untyped-def]
+    """Send "first" on a new chat and wait until the reply is in."""
+    await wait_for(lambda: app.handle.current is not None)
+    await pilot.press(*"first")
+    await pilot.press("enter")
+    chat = app.conversation_screen
+    await wait_for(lambda: chat.log_widget.message_count >= 2 and not chat.streaming)
+    return chat
+
+
+async def said_locked(app: TuiApp, db: Path, title: str) -> None:
+    """One notice under ``title``: the file is locked by another program, in plain words."""
+    await wait_for(lambda: notices(app, title))
+    (message,) = notices(app, title)
+    assert str(db) in message and "locked by another program" in message
+    assert_plain_words(app)
+
+
 async def test_a_locked_database_says_so_and_keeps_the_prompt(tmp_path: Path) -> None:
     db = tmp_path / "data" / "history.sqlite3"
     app = build(tmp_path, db, new_chat=True, busy_timeout_ms=100)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(lambda: app.handle.current is not None)
-        holder = sqlite3.connect(db, isolation_level=None)  # another program, writing
-        try:
-            holder.execute("BEGIN IMMEDIATE")
+        with write_lock_held(db):
             await pilot.press(*"hello")
             await pilot.press("enter")
-            await wait_for(lambda: notices(app, "Not sent"))
-            (message,) = notices(app, "Not sent")
-            assert str(db) in message and "locked by another program" in message
+            await said_locked(app, db, "Not sent")
             assert prompt_text(app) == "hello"
-            assert_plain_words(app)
-        finally:
-            holder.rollback()
-            holder.close()
         await pilot.press("enter")  # the lock is gone: now it is saved and sent
         await wait_for(lambda: prompt_text(app) == "")
 
@@ -202,22 +226,10 @@ async def test_a_locked_database_under_any_action_is_one_line(tmp_path: Path) ->
     db = tmp_path / "data" / "history.sqlite3"
     app = build(tmp_path, db, new_chat=True, busy_timeout_ms=100)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(lambda: app.handle.current is not None)
-        await pilot.press(*"first")
-        await pilot.press("enter")
-        chat = app.conversation_screen
-        await wait_for(lambda: chat.log_widget.message_count >= 2 and not chat.streaming)
-        holder = sqlite3.connect(db, isolation_level=None)
-        try:
-            holder.execute("BEGIN IMMEDIATE")
+        chat = await first_turn(pilot, app)
+        with write_lock_held(db):
             chat.action_archive()  # the palette's "Archive or restore conversation"
-            await wait_for(lambda: notices(app, "History"))
-            (message,) = notices(app, "History")
-            assert str(db) in message and "locked by another program" in message
-            assert_plain_words(app)
-        finally:
-            holder.rollback()
-            holder.close()
+            await said_locked(app, db, "History")
         assert app.is_running
 
 
@@ -225,27 +237,15 @@ async def test_a_locked_database_on_the_list_is_one_line(tmp_path: Path) -> None
     db = tmp_path / "data" / "history.sqlite3"
     app = build(tmp_path, db, new_chat=True, busy_timeout_ms=100)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(lambda: app.handle.current is not None)
-        await pilot.press(*"first")
-        await pilot.press("enter")
-        chat = app.conversation_screen
-        await wait_for(lambda: chat.log_widget.message_count >= 2 and not chat.streaming)
+        await first_turn(pilot, app)
         await pilot.press("ctrl+o")
         await wait_for(lambda: isinstance(app.screen, ConversationsScreen))
         listing = app.screen.query_one(ConversationList)
         await wait_for(lambda: len(listing.rows) == 1)
         listing.focus()
-        holder = sqlite3.connect(db, isolation_level=None)
-        try:
-            holder.execute("BEGIN IMMEDIATE")
+        with write_lock_held(db):
             await pilot.press("p")  # pin: a write the lock refuses
-            await wait_for(lambda: notices(app, "History"))
-            (message,) = notices(app, "History")
-            assert str(db) in message and "locked by another program" in message
-            assert_plain_words(app)
-        finally:
-            holder.rollback()
-            holder.close()
+            await said_locked(app, db, "History")
         assert app.is_running
 
 

@@ -74,20 +74,6 @@ class Terminal:
         os.close(self.master)
 
 
-def until_stored(database: Path, timeout: float = 30.0) -> str:
-    """The finished reply's text, once the app has stored it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with sqlite3.connect(database) as db:
-            row = db.execute(
-                "SELECT content FROM messages WHERE role = 'assistant' AND status = 'complete'"
-            ).fetchone()
-        if row is not None:
-            return str(row[0])
-        time.sleep(0.05)  # polling the file another process writes
-    raise AssertionError("the reply was never stored")
-
-
 def test_a_hostile_reply_is_drawn_inert_live_and_reopened(
     tmp_path: Path, server: LoopbackServer
 ) -> None:
@@ -101,9 +87,14 @@ def test_a_hostile_reply_is_drawn_inert_live_and_reopened(
         assert leaked(bytes(live.output)) == []
         drawn = live.screen()
         assert SHOWN["title"] in drawn and SHOWN["bidi"] in drawn and SHOWN["c1-csi"] in drawn
-        stored = until_stored(tmp_path / "history.sqlite3")
+        # The status line shows the reply's figures once the finished turn is stored.
+        live.read_until(lambda text: "↑12 ↓34" in text)
     finally:
         live.close()
+    with sqlite3.connect(tmp_path / "history.sqlite3") as db:
+        (stored,) = db.execute(
+            "SELECT content FROM messages WHERE role = 'assistant' AND status = 'complete'"
+        ).fetchone()
     assert stored.strip() == REPLY  # kept as received
 
     reopened = Terminal(tmp_path)  # opens on the list; Enter opens the conversation

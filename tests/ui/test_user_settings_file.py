@@ -9,6 +9,7 @@ from pathlib import Path
 from textual.command import CommandPalette
 from textual.widgets import Button, Input, OptionList, Static
 
+from tests.test_settings_file import BROKEN_FILE
 from tests.ui.conftest import AppFactory, wait_for
 from tests.ui.test_conversation_screen import idle
 from tui.app import TuiApp
@@ -35,14 +36,6 @@ api_key = "{KEY}"  # my own key
 [defaults]
 max_output_tokens = 2000   # enough for me
 provider = "demo"
-"""
-
-BROKEN_FILE = f"""\
-[defaults]
-provider = "openai"
-model = "gpt-5.2
-[providers.openai]
-api_key = "{KEY}"
 """
 
 
@@ -138,6 +131,14 @@ async def test_a_theme_pick_leaves_a_broken_file_as_it_was(
     assert sorted(p.name for p in tmp_path.glob("config.toml*")) == ["config.toml"]
 
 
+async def save_over_the_broken_file(pilot, app: TuiApp) -> None:  # type: ignore[no-untyped-def]
+    """Change a value in Settings and save: the question about the broken file comes up."""
+    await idle(app)
+    screen = await open_settings(pilot, app)
+    await set_max_tokens(pilot, screen, "4096")
+    await wait_for(lambda: isinstance(app.screen, ConfirmSave))
+
+
 async def test_cancelling_a_save_over_a_broken_file_writes_nothing(
     app_factory: AppFactory, tmp_path: Path
 ) -> None:
@@ -145,10 +146,7 @@ async def test_cancelling_a_save_over_a_broken_file_writes_nothing(
     path = config_path(tmp_path)
     original = path.read_bytes()
     async with app.run_test(size=SIZE) as pilot:
-        await idle(app)
-        screen = await open_settings(pilot, app)
-        await set_max_tokens(pilot, screen, "4096")
-        await wait_for(lambda: isinstance(app.screen, ConfirmSave))
+        await save_over_the_broken_file(pilot, app)
         question = str(app.screen.query_one("#confirm-question", Static).render())
         assert str(path) in question and "line 3" in question
         assert "config.toml.bak" in question and "Save anyway" in question
@@ -167,10 +165,7 @@ async def test_a_confirmed_save_keeps_the_broken_file_as_a_backup(
     original = path.read_bytes()
     backup = tmp_path / "config.toml.bak"
     async with app.run_test(size=SIZE) as pilot:
-        await idle(app)
-        screen = await open_settings(pilot, app)
-        await set_max_tokens(pilot, screen, "4096")
-        await wait_for(lambda: isinstance(app.screen, ConfirmSave))
+        await save_over_the_broken_file(pilot, app)
         await pilot.click(app.screen.query_one("#confirm-save", Button))
         await wait_for(lambda: any("kept as" in notice for notice in notices(app)))
         assert any(str(backup) in notice for notice in notices(app))

@@ -36,9 +36,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tui.domain import ApiMode
 
@@ -124,6 +125,8 @@ class Defaults:
 class UiSettings:
     theme: str = "textual-dark"
 
+
+T = TypeVar("T")
 
 MCP_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 """An MCP server's name: it prefixes tool names, which providers limit to ``[A-Za-z0-9_-]``."""
@@ -344,6 +347,21 @@ def mcp_server_to_toml(server: McpServerSettings) -> dict[str, Any]:
     return section
 
 
+def _named_tables(
+    data: dict[str, Any],
+    key: str,
+    parse: Callable[[str, Any, list[str]], T | None],
+    problems: list[str],
+) -> dict[str, T]:
+    """``[key.NAME]`` tables, each parsed by ``parse``; those it cannot use are left out."""
+    raw = data.get(key, {})
+    if not isinstance(raw, dict):
+        problems.append(f"[{key}] must be a table; ignored.")
+        return {}
+    parsed = {name: parse(name, section, problems) for name, section in raw.items()}
+    return {name: value for name, value in parsed.items() if value is not None}
+
+
 def parse_settings(data: dict[str, Any], problems: list[str]) -> Settings:
     """Build ``Settings`` from a parsed TOML document, collecting problems instead of failing."""
     defaults = _parse_defaults(data.get("defaults", {}), problems)
@@ -353,24 +371,8 @@ def parse_settings(data: dict[str, Any], problems: list[str]) -> Settings:
         theme = _as_str(ui_data["theme"], "ui.theme", problems)
         if theme:
             ui = UiSettings(theme=theme)
-    providers: dict[str, ProviderSettings] = {}
-    raw_providers = data.get("providers", {})
-    if isinstance(raw_providers, dict):
-        for name, section in raw_providers.items():
-            parsed = _parse_provider(name, section, problems)
-            if parsed is not None:
-                providers[name] = parsed
-    else:
-        problems.append("[providers] must be a table; ignored.")
-    mcp_servers: dict[str, McpServerSettings] = {}
-    raw_servers = data.get("mcp_servers", {})
-    if isinstance(raw_servers, dict):
-        for name, section in raw_servers.items():
-            server = parse_mcp_server(name, section, problems)
-            if server is not None:
-                mcp_servers[name] = server
-    else:
-        problems.append("[mcp_servers] must be a table; ignored.")
+    providers = _named_tables(data, "providers", _parse_provider, problems)
+    mcp_servers = _named_tables(data, "mcp_servers", parse_mcp_server, problems)
     database_url = _as_str(data.get("database_url"), "database_url", problems)
     return Settings(
         defaults=defaults,

@@ -57,6 +57,20 @@ def check_sqlite_version(location: str) -> None:
         )
 
 
+def _unreadable(exc: OSError, location: str) -> StoreError:
+    return StoreError(f"Cannot read {location}: {exc.strerror or exc}.", location=location)
+
+
+def _connect_read_only(path: Path, location: str) -> sqlite3.Connection:
+    """A read-only connection that changes nothing on disk; errors as the store words them."""
+    try:
+        return sqlite3.connect(_read_only_uri(path), uri=True)
+    except OSError as exc:
+        raise _unreadable(exc, location) from None
+    except sqlite3.Error as exc:
+        raise describe_db_error(exc, location) from None
+
+
 def inspect_file(path: Path) -> FileLook:
     """Read table names and the schema revision without changing anything on disk."""
     location = str(path)
@@ -68,14 +82,10 @@ def inspect_file(path: Path) -> FileLook:
             )
         if not path.exists() or path.stat().st_size == 0:
             return FileLook(exists=False)
-        # A log or journal may hold committed pages the file lacks: read through it then.
-        connection = sqlite3.connect(_read_only_uri(path), uri=True)
     except OSError as exc:
-        raise StoreError(
-            f"Cannot read {location}: {exc.strerror or exc}.", location=location
-        ) from None
-    except sqlite3.Error as exc:
-        raise describe_db_error(exc, location) from None
+        raise _unreadable(exc, location) from None
+    # A log or journal may hold committed pages the file lacks: read through it then.
+    connection = _connect_read_only(path, location)
     try:
         names = frozenset(
             row[0]
@@ -114,13 +124,9 @@ def integrity_problems(path: Path) -> list[str]:
     try:
         if not path.is_file():
             raise StoreError(f"{location} does not exist.", location=location)
-        connection = sqlite3.connect(_read_only_uri(path), uri=True)
     except OSError as exc:
-        raise StoreError(
-            f"Cannot read {location}: {exc.strerror or exc}.", location=location
-        ) from None
-    except sqlite3.Error as exc:
-        raise describe_db_error(exc, location) from None
+        raise _unreadable(exc, location) from None
+    connection = _connect_read_only(path, location)
     try:
         rows = connection.execute("PRAGMA integrity_check").fetchall()
     except sqlite3.DatabaseError as exc:
