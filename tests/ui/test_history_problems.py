@@ -82,12 +82,15 @@ async def test_damage_found_while_reading_then_keep_refuses_writes(tmp_path: Pat
         damaged = notices(app, "History damaged")
         assert len(damaged) == 1 and str(db) in damaged[0]
         assert "nothing more is written to it" in damaged[0]
-        assert "Move it aside and start a new empty history?" in " ".join(
-            str(s.render()) for s in app.screen.query("Static")
+        await wait_for(  # the modal composed its question
+            lambda: (
+                "Move it aside and start a new empty history?"
+                in " ".join(str(s.render()) for s in app.screen.query("Static"))
+            )
         )
         files = file_digests(folder)
 
-        await pilot.pause()  # the modal laid out
+        await wait_for(lambda: app.screen.query_one("#keep").region.width > 0)
         assert await pilot.click("#keep", offset=(8, 1))
         await wait_for(lambda: isinstance(app.screen, ConversationScreen))
         await wait_for(lambda: notices(app, "History kept"))
@@ -123,7 +126,7 @@ async def test_move_aside_starts_a_new_history_and_keeps_the_prompt(tmp_path: Pa
         await pilot.press("enter")
         await wait_for(lambda: isinstance(app.screen, MoveAsideScreen))
 
-        await pilot.pause()  # the modal laid out
+        await wait_for(lambda: app.screen.query_one("#move").region.width > 0)
         assert await pilot.click("#move", offset=(8, 1))
         await wait_for(lambda: notices(app, "History moved aside"))
         moved = [p for p in folder.iterdir() if p.name.startswith("history.sqlite3.broken-")]
@@ -257,7 +260,7 @@ async def test_a_file_refused_at_start_can_be_moved_aside(tmp_path: Path) -> Non
     app = build(tmp_path, db)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(lambda: isinstance(app.screen, MoveAsideScreen))
-        await pilot.pause()  # the modal laid out
+        await wait_for(lambda: app.screen.query_one("#move").region.width > 0)
         assert await pilot.click("#move", offset=(8, 1))
         await wait_for(lambda: notices(app, "History moved aside"))
         (moved,) = [p for p in db.parent.iterdir() if ".broken-" in p.name]
