@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.app import App
 
 from tests.support.fixtures import TEST_KEY
 from tests.support.server import LoopbackServer
@@ -70,3 +71,9 @@ async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+def shown(app: App[Any], selector: str) -> bool:
+    """True once a widget matching ``selector`` is on the active screen and laid out."""
+    found = app.screen.query(selector)
+    return bool(found) and found.first().region.width > 0

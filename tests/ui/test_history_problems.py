@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.store.damage import file_digests, history_with_a_damaged_page
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import shown, wait_for
 from tui.app import TuiApp
 from tui.screens.conversation import ConversationScreen
 from tui.screens.conversations import ConversationsScreen
@@ -90,7 +90,7 @@ async def test_damage_found_while_reading_then_keep_refuses_writes(tmp_path: Pat
         )
         files = file_digests(folder)
 
-        await wait_for(lambda: app.screen.query_one("#keep").region.width > 0)
+        await wait_for(lambda: shown(app, "#keep"))
         assert await pilot.click("#keep", offset=(8, 1))
         await wait_for(lambda: isinstance(app.screen, ConversationScreen))
         await wait_for(lambda: notices(app, "History kept"))
@@ -126,7 +126,7 @@ async def test_move_aside_starts_a_new_history_and_keeps_the_prompt(tmp_path: Pa
         await pilot.press("enter")
         await wait_for(lambda: isinstance(app.screen, MoveAsideScreen))
 
-        await wait_for(lambda: app.screen.query_one("#move").region.width > 0)
+        await wait_for(lambda: shown(app, "#move"))
         assert await pilot.click("#move", offset=(8, 1))
         await wait_for(lambda: notices(app, "History moved aside"))
         moved = [p for p in folder.iterdir() if p.name.startswith("history.sqlite3.broken-")]
@@ -260,7 +260,7 @@ async def test_a_file_refused_at_start_can_be_moved_aside(tmp_path: Path) -> Non
     app = build(tmp_path, db)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(lambda: isinstance(app.screen, MoveAsideScreen))
-        await wait_for(lambda: app.screen.query_one("#move").region.width > 0)
+        await wait_for(lambda: shown(app, "#move"))
         assert await pilot.click("#move", offset=(8, 1))
         await wait_for(lambda: notices(app, "History moved aside"))
         (moved,) = [p for p in db.parent.iterdir() if ".broken-" in p.name]
