@@ -28,6 +28,23 @@ instructions or a system/developer message. Attachments are counted. ``max_token
 ``finish_reason: "length"`` / ``response.incomplete``. Usage counts the demo's tokens
 (``demo_text.tokenize``); input tokens are estimated from the size of the conversation.
 
+Tools: function ``tools`` (either API's shape), ``tool_choice`` and ``parallel_tool_calls`` are
+read, and tool history is validated as OpenAI does (a Chat ``role: "tool"`` message must answer a
+``tool_call_id`` of the assistant message before it, and every call must be answered; a Responses
+``function_call_output`` must answer a ``function_call`` of its input or of the
+``previous_response_id`` chain, else the 400 "No tool call found for function call output with
+call_id ..."). Unless ``tool_choice`` is ``none``, the demo calls tools when the latest user
+message asks for them: it mentions "time", "clock", "date" or "now" and a tool whose name or
+description contains "time" or "clock" is offered; or it says "use <name>" / "call <name>" of an
+offered tool ("use the tool" means the first); with "each", "both" or "all" it calls every
+offered tool at once (one only if ``parallel_tool_calls`` is false); ``required`` or a named
+function forces a call. The reply is then only the calls (Chat content null, ``finish_reason:
+"tool_calls"``; Responses ``function_call`` items), ids ``call_<24 hex>`` (and ``fc_...`` items),
+arguments JSON with the schema's required properties only (``timezone`` "UTC", other strings a
+word of the prompt, numbers 1), streamed in several deltas. Sent the results, it answers in text
+quoting each output (about 200 characters, one line) and calls nothing more, unless the prompt
+says "twice" or "again": then it calls once more and answers on the third round.
+
 Chaining: responses get ids ``resp_demo_<hex>``; those created with ``store`` (the default) are
 remembered in memory (the newest ``max_stored_responses``) so ``previous_response_id`` can chain
 from them. An unknown id gets OpenAI's 400 ``previous_response_not_found``.
@@ -64,13 +81,18 @@ from tui.providers.demo_request import (
 )
 from tui.providers.demo_text import (
     DemoConversation,
+    LogEntry,
+    argument_pieces,
     bench_text,
     bench_tokens,
     compose_answer,
     compose_reasoning,
+    compose_tool_answer,
+    plan_tools,
     tokenize,
 )
 from tui.providers.demo_wire import (
+    DemoCall,
     DemoReply,
     Frame,
     ResponseMeta,
@@ -155,6 +177,10 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex}"
 
 
+def _hex(length: int) -> str:
+    return (uuid.uuid4().hex + uuid.uuid4().hex)[:length]
+
+
 def _plan(
     conversation: DemoConversation,
     *,
@@ -164,8 +190,14 @@ def _plan(
     limit: int | None,
     input_tokens: int,
 ) -> DemoReply:
+    tools = plan_tools(conversation)
     bench = bench_tokens(conversation.prompt)
-    answer = bench_text(bench) if bench is not None else compose_answer(conversation)
+    if tools.calls:
+        answer = ""
+    elif tools.results:
+        answer = compose_tool_answer(conversation, tools.results)
+    else:
+        answer = bench_text(bench) if bench is not None else compose_answer(conversation)
     parts = (
         [tokenize(part) for part in compose_reasoning(conversation, effort)] if reasoning else []
     )
@@ -182,12 +214,22 @@ def _plan(
             remaining -= len(piece)
         parts = kept
         text = text[:remaining]
+    calls = [
+        DemoCall(
+            call_id=f"call_{_hex(24)}",
+            item_id=f"fc_{_hex(48)}",
+            name=name,
+            pieces=tuple(argument_pieces(arguments)),
+        )
+        for name, arguments in tools.calls
+    ]
     return DemoReply(
         reasoning=parts,
         text=text,
         input_tokens=input_tokens,
         truncated=truncated,
         show_reasoning=show_reasoning,
+        calls=calls,
     )
 
 
@@ -311,10 +353,16 @@ class DemoTransport(httpx.AsyncBaseTransport):
             reasoning_id=_new_id("rs_demo_"),
             message_id=_new_id("msg_demo_"),
             encrypted_reasoning=parsed.encrypted_reasoning,
+            tools=parsed.tools,
+            tool_choice=parsed.tool_choice,
+            parallel_tool_calls=parsed.parallel_tool_calls,
         )
         if parsed.store:
             # Kept before streaming: like OpenAI, the response exists even if the client leaves.
-            self._remember(meta.response_id, parsed.turn(len(reply.answer)))
+            calls = tuple(
+                LogEntry("call", call.call_id, call.name, call.arguments) for call in reply.calls
+            )
+            self._remember(meta.response_id, parsed.turn(len(reply.answer), calls))
         if parsed.stream:
             return self._streamed(responses_stream(meta, reply, obfuscate=parsed.obfuscate))
         return await self._whole(reply, pretty_json(response_object(meta, reply)))

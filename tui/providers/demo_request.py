@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tui.providers.demo_errors import ApiError, load_body
-from tui.providers.demo_text import DemoConversation
+from tui.providers.demo_text import DemoConversation, LogEntry, OfferedTool, Tooling
 
 ATTACHMENT_PARTS = {"image_url", "input_image", "file", "input_file", "input_audio"}
 TEXT_PARTS = {"text", "input_text", "output_text"}
 SUMMARY_MODES = ("auto", "concise", "detailed")
+TOOL_CHOICES = ("none", "auto", "required")
+_FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 
 class DemoModel(Protocol):
@@ -128,6 +131,7 @@ class _Transcript:
     chars: int = 0
     count: int = 0
     attachments: int = 0
+    log: list[LogEntry] = field(default_factory=list)
 
     def add(self, role: str, text: str, attachments: int) -> None:
         """Count one message; system and developer text becomes instructions."""
@@ -138,10 +142,177 @@ class _Transcript:
         elif role == "user":
             self.user_turns.append(text)
             self.attachments = attachments
+            self.log.append(LogEntry("user", text=text))
+        elif role == "assistant":
+            self.log.append(LogEntry("assistant"))
+
+    def add_call(self, call_id: str, name: str, arguments: str) -> None:
+        """A tool call the assistant made earlier."""
+        self.chars += len(name) + len(arguments)
+        self.log.append(LogEntry("call", call_id, name, arguments))
+
+    def add_output(self, call_id: str, output: str) -> None:
+        """A tool result sent back."""
+        self.chars += len(output)
+        self.count += 1
+        self.log.append(LogEntry("output", call_id, text=output))
 
 
 def _estimate_tokens(chars: int, messages: int) -> int:
     return max(1, chars // 4 + 4 * messages)
+
+
+def _string(value: Any, param: str) -> str:
+    if value is None:
+        raise ApiError.missing(param)
+    if not isinstance(value, str):
+        raise ApiError.invalid_type(param, "a string", value)
+    return value
+
+
+def _tools(data: dict[str, Any], *, chat: bool) -> tuple[tuple[OfferedTool, ...], list[Any]]:
+    """The function tools offered, and ``tools`` as a Response echoes it."""
+    value = data.get("tools")
+    if value is None:
+        return (), []
+    if not isinstance(value, list):
+        raise ApiError.invalid_type("tools", "an array of objects", value)
+    offered: list[OfferedTool] = []
+    echo: list[Any] = []
+    for index, tool in enumerate(value):
+        where = f"tools[{index}]"
+        if not isinstance(tool, dict):
+            raise ApiError.invalid_type(where, "an object", tool)
+        if tool.get("type") is None:
+            raise ApiError.missing(f"{where}.type")
+        if tool["type"] != "function":
+            echo.append(tool)  # hosted tools (web search...) are not the demo's to call
+            continue
+        spec = tool.get("function") if chat else tool
+        prefix = f"{where}.function." if chat else f"{where}."
+        if spec is None:
+            raise ApiError.missing(f"{where}.function")
+        if not isinstance(spec, dict):
+            raise ApiError.invalid_type(f"{where}.function", "an object", spec)
+        name = _string(spec.get("name"), prefix + "name")
+        if not _FUNCTION_NAME.fullmatch(name):
+            raise ApiError(
+                400,
+                f"Invalid '{prefix}name': string does not match pattern. Expected a string "
+                "that matches the pattern '^[a-zA-Z0-9_-]+$'.",
+                param=prefix + "name",
+                code="invalid_value",
+            )
+        description = spec.get("description")
+        if description is not None and not isinstance(description, str):
+            raise ApiError.invalid_type(prefix + "description", "a string", description)
+        parameters = spec.get("parameters")
+        if parameters is None:
+            parameters = {"type": "object", "properties": {}}
+        if not isinstance(parameters, dict):
+            raise ApiError.invalid_type(prefix + "parameters", "an object", parameters)
+        offered.append(OfferedTool(name, description or "", parameters))
+        strict = spec.get("strict")
+        echo.append(
+            {
+                "type": "function",
+                "description": description,
+                "name": name,
+                "parameters": parameters,
+                "strict": True if strict is None else strict,
+            }
+        )
+    return tuple(offered), echo
+
+
+def _tool_choice(
+    value: Any, tools: tuple[OfferedTool, ...], *, chat: bool
+) -> tuple[str, str | None]:
+    """``(choice, forced tool name)`` from ``tool_choice``."""
+    if value is None:
+        return "auto", None
+    if isinstance(value, str):
+        if value not in TOOL_CHOICES:
+            raise ApiError(
+                400,
+                f"Invalid value: '{value}'. Supported values are: 'none', 'auto', and 'required'.",
+                param="tool_choice",
+                code="invalid_value",
+            )
+        return value, None
+    if not isinstance(value, dict):
+        raise ApiError.invalid_type("tool_choice", "a string or an object", value)
+    if value.get("type") != "function":
+        return "auto", None  # a hosted tool or an allowed list: nothing to force
+    if chat:
+        function = value.get("function")
+        if not isinstance(function, dict):
+            raise ApiError.missing("tool_choice.function")
+        name = _string(function.get("name"), "tool_choice.function.name")
+    else:
+        name = _string(value.get("name"), "tool_choice.name")
+    if name not in {tool.name for tool in tools}:
+        raise ApiError(
+            400,
+            f"Tool choice 'function' with name '{name}' not found in 'tools' parameter.",
+            param="tool_choice",
+        )
+    return "function", name
+
+
+def _only_with_tools(data: dict[str, Any], name: str) -> None:
+    """Chat Completions refuses ``tool_choice`` and ``parallel_tool_calls`` without tools."""
+    if data.get(name) is not None and not data.get("tools"):
+        raise ApiError(
+            400,
+            f"Invalid value for '{name}': '{name}' is only allowed when 'tools' are specified.",
+            param=name,
+        )
+
+
+def _unanswered(calls: list[str], answered: set[str], index: int) -> None:
+    missing = [call_id for call_id in calls if call_id not in answered]
+    if missing:
+        raise ApiError(
+            400,
+            "An assistant message with 'tool_calls' must be followed by tool messages "
+            "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+            f"response messages: {', '.join(missing)}",
+            param=f"messages.[{index}].role",
+        )
+
+
+def _chat_tool_calls(value: Any, index: int, transcript: _Transcript) -> list[str]:
+    """Record an assistant message's ``tool_calls``; their ids."""
+    where = f"messages[{index}].tool_calls"
+    if not isinstance(value, list):
+        raise ApiError.invalid_type(where, "an array of objects", value)
+    ids: list[str] = []
+    for number, call in enumerate(value):
+        if not isinstance(call, dict):
+            raise ApiError.invalid_type(f"{where}[{number}]", "an object", call)
+        call_id = _string(call.get("id"), f"{where}[{number}].id")
+        function = call.get("function")
+        if not isinstance(function, dict):
+            raise ApiError.missing(f"{where}[{number}].function")
+        name = _string(function.get("name"), f"{where}[{number}].function.name")
+        arguments = _string(function.get("arguments"), f"{where}[{number}].function.arguments")
+        transcript.add_call(call_id, name, arguments)
+        ids.append(call_id)
+    return ids
+
+
+def _tooling(
+    data: dict[str, Any], tools: tuple[OfferedTool, ...], log: list[LogEntry], *, chat: bool
+) -> Tooling:
+    choice, forced = _tool_choice(data.get("tool_choice"), tools, chat=chat)
+    return Tooling(
+        tools=tools,
+        choice=choice,
+        forced=forced,
+        parallel=_flag(data, "parallel_tool_calls", True),
+        log=tuple(log),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,13 +356,38 @@ def parse_chat(body: bytes, models: Mapping[str, DemoModel]) -> ParsedChat:
             param="model",
         )
     transcript = _Transcript([], [])
+    pending: list[str] = []  # the tool_call_ids of the latest assistant message with tool_calls
+    pending_index = 0
+    answered: set[str] = set()
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
             raise ApiError.invalid_type(f"messages[{index}]", "an object", message)
         role = message.get("role")
         if not isinstance(role, str):
             raise ApiError.missing(f"messages[{index}].role")
-        transcript.add(role, *_content(message.get("content"), f"messages[{index}].content"))
+        content = _content(message.get("content"), f"messages[{index}].content")
+        if role == "tool":
+            call_id = _string(message.get("tool_call_id"), f"messages[{index}].tool_call_id")
+            if call_id not in pending:
+                raise ApiError(
+                    400,
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    "preceeding message with 'tool_calls'.",
+                    param=f"messages.[{index}].role",
+                )
+            answered.add(call_id)
+            transcript.add_output(call_id, content[0])
+            continue
+        _unanswered(pending, answered, pending_index)
+        pending, answered = [], set()
+        transcript.add(role, *content)
+        if role == "assistant" and message.get("tool_calls") is not None:
+            pending = _chat_tool_calls(message["tool_calls"], index, transcript)
+            pending_index = index
+    _unanswered(pending, answered, pending_index)
+    _only_with_tools(data, "tool_choice")
+    _only_with_tools(data, "parallel_tool_calls")
+    tools, _ = _tools(data, chat=True)
     stream = _flag(data, "stream", False)
     options = _stream_options(data, stream)
     limits = [
@@ -203,6 +399,7 @@ def parse_chat(body: bytes, models: Mapping[str, DemoModel]) -> ParsedChat:
         user_turns=tuple(transcript.user_turns),
         instructions="\n".join(transcript.instructions) or None,
         attachments=transcript.attachments,
+        tooling=_tooling(data, tools, transcript.log, chat=True),
     )
     return ParsedChat(
         model=model_id,
@@ -225,6 +422,8 @@ class StoredTurn:
     chars: int
     """Input and output characters of this turn: later turns are billed for them again."""
     messages: int
+    log: tuple[LogEntry, ...] = ()
+    """The turn's input and output steps, tool calls included (``function_call`` items)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,14 +446,21 @@ class ParsedResponses:
     new_chars: int
     new_messages: int
     encrypted_reasoning: bool = False
+    new_log: tuple[LogEntry, ...] = ()
+    tools: tuple[Any, ...] = ()
+    """``tools`` as the Response echoes it."""
+    tool_choice: Any = "auto"
+    parallel_tool_calls: bool = True
 
-    def turn(self, answer_chars: int) -> StoredTurn:
-        """What to remember of this request once answered."""
+    def turn(self, answer_chars: int, calls: tuple[LogEntry, ...] = ()) -> StoredTurn:
+        """What to remember of this request once answered (``calls``: the tool calls made)."""
+        answer = calls or ((LogEntry("assistant"),) if answer_chars else ())
         return StoredTurn(
             previous_id=self.previous_response_id,
             user_turns=self.new_user_turns,
-            chars=self.new_chars + answer_chars,
+            chars=self.new_chars + answer_chars + sum(len(c.name + c.text) for c in calls),
             messages=self.new_messages + 1,
+            log=self.new_log + answer,
         )
 
 
@@ -268,9 +474,38 @@ def _read_input(value: Any, transcript: _Transcript) -> None:
         if not isinstance(item, dict):
             raise ApiError.invalid_type(f"input[{index}]", "an object", item)
         role = item.get("role")
-        if item.get("type", "message") != "message" or not isinstance(role, str):
-            continue  # tool calls, tool results, reasoning items: nothing to answer
+        kind = item.get("type", "message")
+        if kind == "function_call":
+            transcript.add_call(
+                _string(item.get("call_id"), f"input[{index}].call_id"),
+                _string(item.get("name"), f"input[{index}].name"),
+                _string(item.get("arguments"), f"input[{index}].arguments"),
+            )
+            continue
+        if kind == "function_call_output":
+            call_id = _string(item.get("call_id"), f"input[{index}].call_id")
+            output = item.get("output")
+            if output is None:
+                raise ApiError.missing(f"input[{index}].output")
+            transcript.add_output(call_id, _content(output, f"input[{index}].output")[0])
+            continue
+        if kind != "message" or not isinstance(role, str):
+            continue  # reasoning items and the like: nothing to answer
         transcript.add(role, *_content(item.get("content"), f"input[{index}].content"))
+
+
+def _check_outputs(chain: list[StoredTurn], log: list[LogEntry]) -> None:
+    """Every ``function_call_output`` answers a call of the chain or of this input."""
+    known = {entry.call_id for turn in chain for entry in turn.log if entry.kind == "call"}
+    for entry in log:
+        if entry.kind == "call":
+            known.add(entry.call_id)
+        elif entry.kind == "output" and entry.call_id not in known:
+            raise ApiError(
+                400,
+                f"No tool call found for function call output with call_id {entry.call_id}.",
+                param="input",
+            )
 
 
 def _chain(previous_id: Any, stored: Mapping[str, StoredTurn]) -> list[StoredTurn]:
@@ -354,6 +589,12 @@ def parse_responses(
     stream = _flag(data, "stream", False)
     options = _stream_options(data, stream)
     chain = _chain(data.get("previous_response_id"), stored)
+    tools, echoed_tools = _tools(data, chat=False)
+    if tools or chain:
+        # A bare history replay with no tools and no chain keeps its stray outputs (ignored).
+        _check_outputs(chain, transcript.log)
+    log = [entry for turn in chain for entry in turn.log] + transcript.log
+    tooling = _tooling(data, tools, log, chat=False)
     history_turns = tuple(turn for stored_turn in chain for turn in stored_turn.user_turns)
     all_instructions = [text for text in (instructions, *transcript.instructions) if text]
     chars = sum(turn.chars for turn in chain) + transcript.chars + len(instructions or "")
@@ -364,6 +605,7 @@ def parse_responses(
             user_turns=history_turns + tuple(transcript.user_turns),
             instructions="\n".join(all_instructions) or None,
             attachments=transcript.attachments,
+            tooling=tooling,
         ),
         stream=stream,
         obfuscate=_flag(options, "include_obfuscation", True, "stream_options."),
@@ -379,4 +621,8 @@ def parse_responses(
         new_chars=transcript.chars,
         new_messages=transcript.count,
         encrypted_reasoning=_includes(data, "reasoning.encrypted_content"),
+        new_log=tuple(transcript.log),
+        tools=tuple(echoed_tools),
+        tool_choice=data.get("tool_choice") or "auto",
+        parallel_tool_calls=tooling.parallel,
     )

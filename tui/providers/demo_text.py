@@ -7,9 +7,12 @@ also what its usage figures count.
 
 from __future__ import annotations
 
+import json
 import re
 import zlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 _TOKEN = re.compile(r"\s*\S{1,8}|\s+")
 _BENCH = re.compile(r"^\s*/bench(?:\s+(\d{1,9}))?\s*$")
@@ -32,6 +35,42 @@ def bench_tokens(prompt: str) -> int | None:
 
 
 @dataclass(frozen=True, slots=True)
+class OfferedTool:
+    """A function tool the request offers (``tools``, either API's shape)."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One step of the conversation as tool use sees it.
+
+    ``kind`` is ``user`` (``text`` is the message), ``assistant`` (a text answer), ``call`` (a
+    tool call: ``call_id``, ``name``, ``text`` the arguments) or ``output`` (a tool result:
+    ``call_id``, ``text`` the output).
+    """
+
+    kind: str
+    call_id: str = ""
+    name: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Tooling:
+    """The tools of a request and the tool steps of its conversation."""
+
+    tools: tuple[OfferedTool, ...] = ()
+    choice: str = "auto"
+    """``auto``, ``none``, ``required``, or ``function`` (then ``forced`` names the tool)."""
+    forced: str | None = None
+    parallel: bool = True
+    log: tuple[LogEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class DemoConversation:
     """The parts of a request the demo's answer depends on."""
 
@@ -40,6 +79,7 @@ class DemoConversation:
     instructions: str | None = None
     attachments: int = 0
     """Images and files attached to the latest user message."""
+    tooling: Tooling = field(default_factory=Tooling)
 
     @property
     def prompt(self) -> str:
@@ -243,3 +283,174 @@ def bench_text(tokens: int) -> str:
         # Trailing newlines join the next section's first token once the text is assembled.
         count += len(tokenize(section.rstrip("\n")))
     return "".join(sections).rstrip("\n")
+
+
+# --------------------------------------------------------------------------------------------
+# Tools
+# --------------------------------------------------------------------------------------------
+
+_TIME_WORDS = frozenset({"time", "clock", "date", "now"})
+_GROUP_WORDS = frozenset({"each", "both", "all"})
+_ANY_TOOL = re.compile(r"\b(?:use|call)\s+(?:the|a|your)\s+tool\b", re.IGNORECASE)
+"""``use the tool``: the first tool offered."""
+_AGAIN = re.compile(r"\b(?:twice|again)\b", re.IGNORECASE)
+_ARGUMENT_PIECE = re.compile(r"[^\w\s]+|\w{1,8}|\s+")
+_STOPWORDS = frozenset(
+    "a an and answer are call can could do does for from give how i in is it its it's me my "
+    "now of on please say tell that the then this time to tool tools use what what's when "
+    "where which who with would you your clock date both each all twice again".split()
+)
+TOOL_OUTPUT_QUOTE = 200
+"""Characters of each tool output quoted back."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolPlan:
+    """What the demo does about tools this turn: call some, or answer from their results."""
+
+    calls: tuple[tuple[str, str], ...] = ()
+    """``(name, arguments JSON)`` of each tool to call, in order."""
+    results: tuple[tuple[str, str], ...] = ()
+    """``(tool name, output)`` of each result to answer from."""
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def _timely(tool: OfferedTool) -> bool:
+    about = f"{tool.name} {tool.description}".lower()
+    return "time" in about or "clock" in about
+
+
+def _named(tool: OfferedTool, text: str) -> bool:
+    """The text says ``use <name>`` or ``call <name>`` (``the`` and backticks allowed)."""
+    name = re.escape(tool.name.lower())
+    pattern = rf"\b(?:use|call)\s+(?:the\s+)?`?{name}`?(?![\w-])"
+    return re.search(pattern, text.lower()) is not None
+
+
+def _select(prompt: str, tooling: Tooling) -> list[OfferedTool]:
+    tools = tooling.tools
+    if tooling.forced is not None:
+        chosen = [tool for tool in tools if tool.name == tooling.forced][:1]
+    else:
+        words = _words(prompt)
+        named = [tool for tool in tools if _named(tool, prompt)]
+        timely = [tool for tool in tools if _timely(tool)] if words & _TIME_WORDS else []
+        if not named and _ANY_TOOL.search(prompt):
+            named = list(tools[:1])
+        if words & _GROUP_WORDS and (named or timely or words & {"use", "call"}):
+            chosen = list(tools)
+        else:
+            chosen = [tool for tool in tools if tool in named or tool in timely]
+        if not chosen and tooling.choice == "required":
+            chosen = list(tools[:1])
+    return chosen if tooling.parallel else chosen[:1]
+
+
+def plan_tools(conversation: DemoConversation) -> ToolPlan:
+    """Call tools, answer from their results, or neither (see the demo module's docstring)."""
+    tooling = conversation.tooling
+    log = tooling.log
+    last_user = max((i for i, entry in enumerate(log) if entry.kind == "user"), default=-1)
+    tail = log[last_user + 1 :]
+    names = {entry.call_id: entry.name for entry in log if entry.kind == "call"}
+    rounds = sum(
+        1
+        for i, entry in enumerate(tail)
+        if entry.kind == "call" and (i == 0 or tail[i - 1].kind != "call")
+    )
+    results = tuple(
+        (names[entry.call_id], entry.text)
+        for entry in tail
+        if entry.kind == "output" and entry.call_id in names
+    )
+    answered = bool(results) and tail[-1].kind == "output"
+    if not answered:
+        results = ()
+    if not tooling.tools or tooling.choice == "none":
+        return ToolPlan(results=results)
+    prompt = conversation.prompt
+    if answered:
+        if rounds >= 2 or not _AGAIN.search(prompt):
+            return ToolPlan(results=results)
+    elif rounds:
+        return ToolPlan()  # calls left unanswered: carry on in text
+    chosen = _select(prompt, tooling)
+    return ToolPlan(calls=tuple((tool.name, tool_arguments(tool, prompt)) for tool in chosen))
+
+
+def _prompt_word(prompt: str, tool_name: str) -> str:
+    skip = _STOPWORDS | {tool_name.lower()}
+    candidates: list[str] = [
+        word
+        for word in re.findall(r"[^\W\d_][\w'-]*", prompt)
+        if word.lower() not in skip and len(word) > 1
+    ]
+    capitalised = [word for word in candidates[1:] if any(c.isupper() for c in word)]
+    if capitalised:
+        return capitalised[-1]
+    return candidates[-1] if candidates else "demo"
+
+
+def _value(name: str, schema: object, prompt: str, tool_name: str) -> Any:
+    spec = schema if isinstance(schema, Mapping) else {}
+    enum = spec.get("enum")
+    if isinstance(enum, list) and enum:
+        return enum[0]
+    kind = spec.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    if kind in ("integer", "number"):
+        return 1
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return []
+    if kind == "object":
+        return _arguments(spec, prompt, tool_name)
+    lowered = name.lower()
+    if "timezone" in lowered or "zone" in lowered or lowered == "tz":
+        return "UTC"
+    return _prompt_word(prompt, tool_name)
+
+
+def _arguments(schema: Mapping[str, Any], prompt: str, tool_name: str) -> dict[str, Any]:
+    properties = schema.get("properties")
+    properties = properties if isinstance(properties, Mapping) else {}
+    required = schema.get("required")
+    names = (
+        [name for name in required if isinstance(name, str)] if isinstance(required, list) else []
+    )
+    return {name: _value(name, properties.get(name), prompt, tool_name) for name in names}
+
+
+def tool_arguments(tool: OfferedTool, prompt: str) -> str:
+    """JSON arguments: the required properties only, with plausible values (``{}`` if none)."""
+    values = _arguments(tool.parameters, prompt, tool.name)
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+
+def argument_pieces(arguments: str) -> list[str]:
+    """The argument deltas, split as OpenAI's are (``{"``, ``country``, ``":"``, ``UK``...)."""
+    pieces = _ARGUMENT_PIECE.findall(arguments)
+    if len(pieces) == 1 and len(arguments) > 1:
+        return [arguments[:1], arguments[1:]]
+    return pieces
+
+
+def compose_tool_answer(
+    conversation: DemoConversation, results: tuple[tuple[str, str], ...]
+) -> str:
+    """A text answer quoting each tool output (shortened), then a closing sentence."""
+    lines = []
+    for name, output in results:
+        quoted = excerpt(output, TOOL_OUTPUT_QUOTE).rstrip(".") or "nothing"
+        who = f"The `{name}` tool" if name else "The tool"
+        lines.append(f"{who} says: {quoted}.")
+    noun = "tool" if len(results) == 1 else "tools"
+    lines.append(
+        f"That is my answer to “{excerpt(conversation.prompt)}”, going by what the {noun} returned."
+    )
+    return "\n\n".join(lines)

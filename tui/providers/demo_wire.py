@@ -9,8 +9,8 @@ streams ``event: <type>`` + ``data: <json>`` pairs numbered by ``sequence_number
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 _PADDING = "pQ7xK2mZr9LwT4bN"
@@ -54,6 +54,27 @@ def padding(token: str) -> str:
     return _PADDING[: 3 + len(token) % 12]
 
 
+@dataclass(frozen=True, slots=True)
+class DemoCall:
+    """A tool call the demo makes: ids, the tool's name and its arguments as streamed."""
+
+    call_id: str
+    item_id: str
+    """The Responses ``function_call`` item's id (``fc_...``)."""
+    name: str
+    pieces: tuple[str, ...]
+    """The arguments JSON, split into the deltas that stream it."""
+
+    @property
+    def arguments(self) -> str:
+        """The whole arguments JSON."""
+        return "".join(self.pieces)
+
+
+CALL_OVERHEAD_TOKENS = 4
+"""Tokens a tool call costs beyond its arguments (name, framing), as usage counts them."""
+
+
 @dataclass(slots=True)
 class DemoReply:
     """A planned answer: what is streamed and what usage reports."""
@@ -65,6 +86,8 @@ class DemoReply:
     truncated: bool = False
     show_reasoning: bool = True
     """False when Responses was not asked for a summary: the time is spent, nothing shown."""
+    calls: list[DemoCall] = field(default_factory=list)
+    """Tool calls made instead of (or after) the text; the reply then ends with ``tool_calls``."""
 
     @property
     def reasoning_tokens(self) -> int:
@@ -73,8 +96,16 @@ class DemoReply:
 
     @property
     def output_tokens(self) -> int:
-        """Reasoning plus answer tokens, as the APIs count output."""
-        return self.reasoning_tokens + len(self.text)
+        """Reasoning plus answer tokens (and tool calls), as the APIs count output."""
+        calls = sum(len(call.pieces) + CALL_OVERHEAD_TOKENS for call in self.calls)
+        return self.reasoning_tokens + len(self.text) + calls
+
+    @property
+    def finish_reason(self) -> str:
+        """Chat Completions' ``finish_reason``."""
+        if self.calls:
+            return "tool_calls"
+        return "length" if self.truncated else "stop"
 
     @property
     def answer(self) -> str:
@@ -110,12 +141,19 @@ def chat_usage(reply: DemoReply) -> dict[str, Any]:
 
 def chat_completion(reply: DemoReply, *, completion_id: str, model: str, created: int) -> bytes:
     """The non-streamed ``chat.completion`` body."""
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": reply.answer,
-        "refusal": None,
-        "annotations": [],
-    }
+    message: dict[str, Any] = {"role": "assistant", "content": reply.answer}
+    if reply.calls:
+        message["content"] = reply.answer or None
+        message["tool_calls"] = [
+            {
+                "id": call.call_id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in reply.calls
+        ]
+    message["refusal"] = None
+    message["annotations"] = []
     if reply.reasoning:
         message["reasoning_content"] = "\n\n".join(reply.reasoning_texts)
     return pretty_json(
@@ -129,7 +167,7 @@ def chat_completion(reply: DemoReply, *, completion_id: str, model: str, created
                     "index": 0,
                     "message": message,
                     "logprobs": None,
-                    "finish_reason": "length" if reply.truncated else "stop",
+                    "finish_reason": reply.finish_reason,
                 }
             ],
             "usage": chat_usage(reply),
@@ -174,11 +212,34 @@ def chat_stream(
             for token in part:
                 delta = {"content": None, "reasoning_content": token}
                 yield Frame(chunk(delta, token=token), token=True)
-    else:
+    elif reply.text or not reply.calls:
         yield Frame(chunk({"role": "assistant", "content": "", "refusal": None}))
     for token in reply.text:
         yield Frame(chunk({"content": token}, token=token), token=True)
-    yield Frame(chunk({}, "length" if reply.truncated else "stop"))
+    for index, call in enumerate(reply.calls):
+        head: dict[str, Any] = {
+            "index": index,
+            "id": call.call_id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
+        if index == 0 and not reply.reasoning and not reply.text:
+            # As OpenAI: the role comes with the first call, content null.
+            opening: dict[str, Any] = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [head],
+                "refusal": None,
+            }
+        else:
+            opening = {"tool_calls": [head]}
+        yield Frame(chunk(opening, token=call.name))
+        for piece in call.pieces:
+            more: dict[str, Any] = {
+                "tool_calls": [{"index": index, "function": {"arguments": piece}}]
+            }
+            yield Frame(chunk(more, token=piece), token=True)
+    yield Frame(chunk({}, reply.finish_reason))
     if include_usage:
         body: dict[str, Any] = {
             "id": completion_id,
@@ -220,6 +281,10 @@ class ResponseMeta:
     message_id: str
     encrypted_reasoning: bool = False
     """``include: ["reasoning.encrypted_content"]`` was asked for."""
+    tools: tuple[Any, ...] = ()
+    """``tools`` as echoed (function tools get ``strict``, as OpenAI adds it)."""
+    tool_choice: Any = "auto"
+    parallel_tool_calls: bool = True
 
 
 def responses_usage(reply: DemoReply) -> dict[str, Any]:
@@ -261,13 +326,29 @@ def _message_item(meta: ResponseMeta, status: str, text: str | None) -> dict[str
     }
 
 
+def _call_item(call: DemoCall, done: bool) -> dict[str, Any]:
+    return {
+        "id": call.item_id,
+        "type": "function_call",
+        "status": "completed" if done else "in_progress",
+        "arguments": call.arguments if done else "",
+        "call_id": call.call_id,
+        "name": call.name,
+    }
+
+
+def _has_message(reply: DemoReply) -> bool:
+    return bool(reply.text) or not (reply.truncated or reply.calls)
+
+
 def _final_output(meta: ResponseMeta, reply: DemoReply) -> list[dict[str, Any]]:
     output = []
     if reply.reasoning:
         output.append(_reasoning_item(meta, reply, done=True))
-    if reply.text or not reply.truncated:
+    if _has_message(reply):
         status = "incomplete" if reply.truncated else "completed"
         output.append(_message_item(meta, status, reply.answer))
+    output.extend(_call_item(call, done=True) for call in reply.calls)
     return output
 
 
@@ -296,7 +377,7 @@ def response_object(
         "model": meta.model,
         "moderation": None,
         "output": _final_output(meta, reply) if done and reply is not None else [],
-        "parallel_tool_calls": True,
+        "parallel_tool_calls": meta.parallel_tool_calls,
         "presence_penalty": 0.0,
         "previous_response_id": meta.previous_response_id,
         "prompt_cache_key": None,
@@ -307,8 +388,8 @@ def response_object(
         "store": meta.store,
         "temperature": meta.temperature,
         "text": {"format": {"type": "text"}, "verbosity": "medium"},
-        "tool_choice": "auto",
-        "tools": [],
+        "tool_choice": meta.tool_choice,
+        "tools": list(meta.tools),
         "top_logprobs": 0,
         "top_p": meta.top_p,
         "truncation": "disabled",
@@ -357,7 +438,7 @@ def responses_stream(meta: ResponseMeta, reply: DemoReply, *, obfuscate: bool) -
         item = _reasoning_item(meta, reply, done=True)
         yield event({"type": "response.output_item.done", "output_index": 0, "item": item})
         output_index = 1
-    if reply.text or not reply.truncated:
+    if _has_message(reply):
         added = _message_item(meta, "in_progress", None)
         yield event(
             {"type": "response.output_item.added", "output_index": output_index, "item": added}
@@ -375,5 +456,43 @@ def responses_stream(meta: ResponseMeta, reply: DemoReply, *, obfuscate: bool) -
         yield event(
             {"type": "response.output_item.done", "output_index": output_index, "item": done_item}
         )
+        output_index += 1
+    for call in reply.calls:
+        yield from _call_events(event, call, output_index)
+        output_index += 1
     terminal = "response.incomplete" if reply.truncated else "response.completed"
     yield event({"type": terminal, "response": response_object(meta, reply)})
+
+
+def _call_events(event: Callable[..., Frame], call: DemoCall, output_index: int) -> Iterator[Frame]:
+    """One ``function_call`` item: added, argument deltas, arguments done, item done."""
+    yield event(
+        {
+            "type": "response.output_item.added",
+            "item": _call_item(call, done=False),
+            "output_index": output_index,
+        }
+    )
+    for piece in call.pieces:
+        delta = {
+            "type": "response.function_call_arguments.delta",
+            "delta": piece,
+            "item_id": call.item_id,
+            "output_index": output_index,
+        }
+        yield event(delta, piece)
+    yield event(
+        {
+            "type": "response.function_call_arguments.done",
+            "arguments": call.arguments,
+            "item_id": call.item_id,
+            "output_index": output_index,
+        }
+    )
+    yield event(
+        {
+            "type": "response.output_item.done",
+            "item": _call_item(call, done=True),
+            "output_index": output_index,
+        }
+    )
