@@ -77,20 +77,26 @@ class Exchange:
             behaviour = replace(behaviour, reasoning=server.reasoning)
         if request.path == "/chat/completions":
             messages = body.get("messages") or []
+            messages = messages if isinstance(messages, list) else []
             turns = shapes.user_turns(messages)
-            text = behaviour.text if behaviour.text is not None else shapes.echo(messages, turns)
+            text = behaviour.text if behaviour.text is not None else _echo(messages, turns)
+            if behaviour.tool_calls and behaviour.text is None:
+                text = ""
             limit = body.get(server.token_limit_param) if server.token_limit_param else None
             if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
-                text, behaviour = _cut(text, behaviour, limit)
+                if not behaviour.tool_calls:
+                    text, behaviour = _cut(text, behaviour, limit)
             chat_id = f"chatcmpl-loopback{number:06d}"
             if not stream:
+                make = _chat_tool_completion if behaviour.tool_calls else shapes.chat_completion
                 return await self.fixed(
-                    200, shapes.chat_completion(behaviour, chat_id=chat_id, model=model, text=text)
+                    200, make(behaviour, chat_id=chat_id, model=model, text=text)
                 )
             if behaviour.flood:
                 return await self.flood("chat", chat_id, model, behaviour.flood)
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            events = shapes.chat_events(
+            chat_events = _chat_tool_events if behaviour.tool_calls else shapes.chat_events
+            events = chat_events(
                 behaviour, chat_id=chat_id, model=model, text=text, include_usage=include_usage
             )
             if behaviour.fault == "error_event":
@@ -106,11 +112,37 @@ class Exchange:
             return await self.fixed(400, error)
         items = body.get("input")
         items = [{"role": "user", "content": items}] if isinstance(items, str) else items or []
+        items = items if isinstance(items, list) else []
+        known = server.calls_of(previous) if previous else None
+        if known is not None:
+            unknown = _unknown_output(items, known)
+            if unknown is not None:
+                message = f"No tool call found for function call output with call_id {unknown}."
+                return await self.fixed(400, shapes.error_body(message, None, "input"))
         turns = earlier + shapes.user_turns(items)
-        text = behaviour.text if behaviour.text is not None else shapes.echo(items, turns)
+        text = behaviour.text if behaviour.text is not None else _echo(items, turns)
+        if behaviour.tool_calls and behaviour.text is None:
+            text = ""
         response_id = f"resp_loopback{number:06d}"
         if body.get("store", True) is not False and server.stored_responses:
-            server.store(response_id, turns)
+            calls = (
+                tuple(call[0] for call in behaviour.tool_calls) if behaviour.tool_calls else None
+            )
+            server.store(response_id, turns, calls)
+        if behaviour.tool_calls:
+            if not stream:
+                obj = _tool_response_object(
+                    behaviour, response_id=response_id, model=model, request=body, text=text
+                )
+                return await self.fixed(200, json.dumps(obj, indent=2).encode())
+            events = _responses_tool_events(
+                behaviour, response_id=response_id, model=model, request=body, text=text
+            )
+            if behaviour.fault == "error_event":
+                events[behaviour.fault_after :] = shapes.responses_error_events(
+                    behaviour, response_id
+                )
+            return await self.stream(events, behaviour)
         if not stream:
             status = "incomplete" if behaviour.incomplete else "completed"
             obj = shapes.response_object(
@@ -257,3 +289,239 @@ def _cut(text: str, behaviour: Behaviour, limit: int) -> tuple[str, Behaviour]:
     prompt = behaviour.usage[0] if behaviour.usage else 0
     cut = replace(behaviour, finish_reason="length", usage=(prompt, limit, 0))
     return " ".join(words[:limit]), cut
+
+
+# ---- tool calls -----------------------------------------------------------------------------
+
+
+def _echo(items: list[Any], turns: int) -> str:
+    """The default answer; after tool output (Chat ``role: tool`` messages, Responses
+    ``function_call_output`` items ending the input) it echoes those outputs instead."""
+    outputs: list[str] = []
+    for item in reversed(items):
+        if not isinstance(item, dict):
+            break
+        if item.get("type") == "function_call_output":
+            outputs.append(_plain(item.get("output")))
+        elif item.get("role") == "tool":
+            outputs.append(_plain(item.get("content")))
+        elif item.get("type") != "function_call":
+            break
+    if not outputs:
+        return shapes.echo(items, turns)
+    return f"[turn {turns}] tool results: {' | '.join(reversed(outputs))}"
+
+
+def _plain(content: object) -> str:
+    """A tool output's text: a string, or the ``text`` of a list of content parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            str(part.get("text", "")) for part in content if isinstance(part, dict)
+        ).strip()
+    return "" if content is None else json.dumps(content)
+
+
+def _unknown_output(items: list[Any], known: tuple[str, ...]) -> str | None:
+    """The first ``function_call_output`` call_id answering neither a call of the chained
+    response nor a ``function_call`` item of this input; None if all are known.
+
+    Only outputs chained to a response scripted with ``tool_calls`` are checked: a plain
+    reply's calls are unknown to the server, so outputs chained to it are let through."""
+    declared = set(known)
+    declared.update(
+        str(item.get("call_id"))
+        for item in items
+        if isinstance(item, dict) and item.get("type") == "function_call"
+    )
+    for item in items:
+        if isinstance(item, dict) and item.get("type") == "function_call_output":
+            call_id = str(item.get("call_id"))
+            if call_id not in declared:
+                return call_id
+    return None
+
+
+def _fragments(arguments: str) -> list[str]:
+    """The arguments in at least two pieces (a few characters each), as models stream them."""
+    if len(arguments) < 2:
+        return [arguments, ""]
+    size = max(1, min(8, len(arguments) // 2))
+    return [arguments[start : start + size] for start in range(0, len(arguments), size)]
+
+
+def _sse(payload: dict[str, Any], event: str | None = None) -> bytes:
+    data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {data}\n\n".encode()
+
+
+def _payloads(events: list[bytes]) -> list[dict[str, Any]]:
+    """The JSON payloads of SSE events (comments and ``[DONE]`` left out)."""
+    found: list[dict[str, Any]] = []
+    for event in events:
+        for line in event.decode().splitlines():
+            if line.startswith("data: {"):
+                found.append(json.loads(line[6:]))
+    return found
+
+
+def _chat_tool_events(
+    behaviour: Behaviour, *, chat_id: str, model: str, text: str, include_usage: bool
+) -> list[bytes]:
+    """A Chat Completions stream of tool calls, after any reasoning and text, as OpenAI sends
+    it: the first chunk of a call has its index, id, type and name with ``arguments: ""``,
+    later ones only index and an arguments fragment."""
+    base = {
+        "id": chat_id,
+        "object": "chat.completion.chunk",
+        "created": shapes.CREATED,
+        "model": model,
+        "system_fingerprint": "fp_loopback",
+        **behaviour.extra,
+    }
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return _sse({**base, "choices": [choice], "usage": None})
+
+    events: list[bytes] = []
+    if text or behaviour.reasoning:
+        prefix = replace(behaviour, tool_calls=(), no_done=True, usage=None)
+        events = shapes.chat_events(
+            prefix, chat_id=chat_id, model=model, text=text, include_usage=False
+        )[:-1]  # without its finish chunk
+    for index, (call_id, name, arguments) in enumerate(behaviour.tool_calls):
+        head = {
+            "index": index,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": ""},
+        }
+        delta: dict[str, Any] = {"tool_calls": [head]}
+        if not events:
+            delta = {"role": "assistant", "content": None, "tool_calls": [head], "refusal": None}
+        events.append(chunk(delta))
+        for fragment in _fragments(arguments):
+            piece = {"index": index, "function": {"arguments": fragment}}
+            events.append(chunk({"tool_calls": [piece]}))
+    events.append(chunk({}, behaviour.finish_reason))
+    usage = shapes.chat_usage(behaviour)
+    if include_usage and usage is not None:
+        events.append(_sse({**base, "choices": [], "usage": usage}))
+    if not behaviour.no_done:
+        events.append(b"data: [DONE]\n\n")
+    return events
+
+
+def _chat_tool_completion(behaviour: Behaviour, *, chat_id: str, model: str, text: str) -> bytes:
+    """A non-streamed ``chat.completion`` with ``message.tool_calls`` (content null if no text)."""
+    body = json.loads(shapes.chat_completion(behaviour, chat_id=chat_id, model=model, text=text))
+    message = body["choices"][0]["message"]
+    message["content"] = text or None
+    message["tool_calls"] = [
+        {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+        for call_id, name, arguments in behaviour.tool_calls
+    ]
+    return json.dumps(body, indent=2).encode()
+
+
+def _call_items(behaviour: Behaviour, response_id: str) -> list[dict[str, Any]]:
+    """The completed ``function_call`` output items (ids ``fc_...``) of a response."""
+    stem = response_id.removeprefix("resp_")
+    return [
+        {
+            "id": f"fc_{stem}_{number}",
+            "type": "function_call",
+            "status": "completed",
+            "arguments": arguments,
+            "call_id": call_id,
+            "name": name,
+        }
+        for number, (call_id, name, arguments) in enumerate(behaviour.tool_calls, 1)
+    ]
+
+
+def _tool_response_object(
+    behaviour: Behaviour,
+    *,
+    response_id: str,
+    model: str,
+    request: dict[str, Any],
+    text: str,
+) -> dict[str, Any]:
+    """The final Response object: reasoning and text (if any), then the function calls."""
+    status = "incomplete" if behaviour.incomplete else "completed"
+    obj = shapes.response_object(
+        behaviour, response_id=response_id, model=model, request=request, text=text, status=status
+    )
+    output = [item for item in obj["output"] if text or item.get("type") != "message"]
+    obj["output"] = output + _call_items(behaviour, response_id)
+    return obj
+
+
+def _responses_tool_events(
+    behaviour: Behaviour,
+    *,
+    response_id: str,
+    model: str,
+    request: dict[str, Any],
+    text: str,
+) -> list[bytes]:
+    """A Responses stream of function calls, after any reasoning and text, as OpenAI sends it:
+    per call ``output_item.added``, ``function_call_arguments.delta`` (two or more),
+    ``function_call_arguments.done`` and ``output_item.done``; then ``response.completed``."""
+    prefix = replace(behaviour, tool_calls=(), sequence_numbers=False, unknown_events=False)
+    payloads = _payloads(
+        shapes.responses_events(
+            prefix, response_id=response_id, model=model, request=request, text=text
+        )
+    )[:-1]  # the terminal event follows the calls
+    message_id = f"msg_{response_id}"
+    if not text:
+        payloads = [
+            payload
+            for payload in payloads
+            if payload.get("item_id") != message_id
+            and (payload.get("item") or {}).get("id") != message_id
+        ]
+    first = sum(1 for payload in payloads if payload["type"] == "response.output_item.added")
+    for offset, done in enumerate(_call_items(behaviour, response_id)):
+        index, item_id = first + offset, done["id"]
+        added = {**done, "status": "in_progress", "arguments": ""}
+        payloads.append(
+            {"type": "response.output_item.added", "item": added, "output_index": index}
+        )
+        for fragment in _fragments(done["arguments"]):
+            payloads.append(
+                {
+                    "type": "response.function_call_arguments.delta",
+                    "delta": fragment,
+                    "item_id": item_id,
+                    "obfuscation": "xx",
+                    "output_index": index,
+                }
+            )
+        payloads.append(
+            {
+                "type": "response.function_call_arguments.done",
+                "arguments": done["arguments"],
+                "item_id": item_id,
+                "output_index": index,
+            }
+        )
+        payloads.append({"type": "response.output_item.done", "item": done, "output_index": index})
+    final = _tool_response_object(
+        behaviour, response_id=response_id, model=model, request=request, text=text
+    )
+    payloads.append({"type": f"response.{final['status']}", "response": final})
+    events: list[bytes] = []
+    for number, payload in enumerate(payloads):
+        if behaviour.sequence_numbers:
+            payload["sequence_number"] = number
+        payload.update(behaviour.extra)
+        events.append(_sse(payload, payload["type"]))
+        if behaviour.unknown_events and number == 1:
+            events.append(b": keep-alive\n\n")
+    return events

@@ -4,7 +4,8 @@ A test queues ``Behaviour`` values on the server (or sends one as JSON in the
 ``x-loopback-script`` header); each request takes the next one, and the default is a plain echo
 reply. The builders here produce the same wire shapes OpenAI sends (see
 ``../shared/wire/PROTOCOL.md``): Chat Completions chunks ending in ``data: [DONE]``, Responses
-typed events ending in ``response.completed``.
+typed events ending in ``response.completed``; ``tool_calls()`` answers with function calls
+on either API.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ class Behaviour:
     """Chat: end at EOF without ``data: [DONE]``."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Extra top-level keys for every chunk / event payload."""
+    tool_calls: tuple[tuple[str, str, str], ...] = ()
+    """Function calls to answer with, as (call_id, name, arguments JSON text): Chat
+    ``tool_calls`` deltas / ``message.tool_calls``, Responses ``function_call`` items. With
+    calls, ``text=None`` sends no text at all (not the echo); see ``tool_calls()``."""
 
     def to_json(self) -> str:
         """The behaviour as the ``x-loopback-script`` header carries it."""
@@ -76,7 +81,7 @@ class Behaviour:
             raise ValueError(f"unknown behaviour fields: {sorted(unknown)}")
         if isinstance(data.get("body"), str):
             data["body"] = data["body"].encode("latin-1")
-        for key in ("headers",):
+        for key in ("headers", "tool_calls"):
             if key in data:
                 data[key] = tuple(tuple(pair) for pair in data[key])
         if isinstance(data.get("usage"), list):
@@ -118,6 +123,36 @@ def raw(
     pairs = tuple(headers.items()) if isinstance(headers, Mapping) else tuple(headers)
     data = body.encode() if isinstance(body, str) else body
     return Behaviour(status=status, body=data, headers=pairs, chunk_size=chunk_size)
+
+
+ToolCallSpec = tuple[str, Mapping[str, Any] | str] | tuple[str, str, Mapping[str, Any] | str]
+"""``(name, arguments)`` or ``(call_id, name, arguments)``; arguments as a dict or raw text."""
+
+
+def tool_calls(*calls: ToolCallSpec, text: str | None = None, **options: Any) -> Behaviour:
+    """An answer that calls these functions (on the API and in the mode the request used).
+
+    Each call is ``(name, arguments)`` with the id ``call_<position>`` (``call_1``,
+    ``call_2``, ...), or ``(call_id, name, arguments)``. A dict is sent as its JSON text; a
+    string is sent exactly as given, so it may be invalid JSON. ``text`` is sent before the
+    calls (None: no text). ``finish_reason`` defaults to ``tool_calls``; other ``options``
+    are ``Behaviour`` fields (``usage``, ``reasoning``, ``sequence_numbers``, ...).
+    """
+    if not calls:
+        raise ValueError("tool_calls() needs at least one call")
+    scripted: list[tuple[str, str, str]] = []
+    for position, call in enumerate(calls, 1):
+        if len(call) == 3:
+            call_id, name, arguments = call
+        elif len(call) == 2:
+            call_id, (name, arguments) = f"call_{position}", call
+        else:
+            raise ValueError(f"a tool call is (name, arguments) or (id, name, arguments): {call}")
+        if not isinstance(arguments, str):
+            arguments = json.dumps(dict(arguments), ensure_ascii=False)
+        scripted.append((str(call_id), str(name), arguments))
+    options.setdefault("finish_reason", "tool_calls")
+    return Behaviour(text=text, tool_calls=tuple(scripted), **options)
 
 
 def fault(kind: str, after: int = 0, **options: Any) -> Behaviour:

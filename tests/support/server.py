@@ -7,8 +7,11 @@ thread, so it never shares the client's loop, and starts in a few milliseconds.
 
 Endpoints (with or without the ``/v1`` prefix): ``POST /chat/completions``, ``POST /responses``
 (streamed or not; stored responses make ``previous_response_id`` chains work, unknown ids get
-OpenAI's 400 ``previous_response_not_found``), ``GET /models``. Every request is recorded.
-Constructor flags make it act like servers that lack a feature (see ``LoopbackServer``).
+OpenAI's 400 ``previous_response_not_found``, and a chained ``function_call_output`` whose
+call_id a chained tool-calling response never made gets OpenAI's 400 ``No tool call found``),
+``GET /models``. ``script.tool_calls()`` makes an answer call functions on either API.
+Every request is recorded. Constructor flags make it act like servers that lack a feature
+(see ``LoopbackServer``).
 
 ``silent()`` scripts a server that takes the request and then sends nothing at all, not even
 the status line, until the client leaves (a model that thinks for ever behind a proxy).
@@ -89,7 +92,9 @@ class LoopbackServer:
         self._script: deque[Behaviour] = deque()
         self._requests: list[RecordedRequest] = []
         self._disconnects: list[int] = []
-        self._stored: dict[str, int] = {}
+        self._stored: dict[str, tuple[int, tuple[str, ...] | None]] = {}
+        """Stored response id -> (user turns in its chain, call ids of its function calls, or
+        None for a response scripted without calls)."""
         self._ids = itertools.count(1)
         self._connections = 0
         self._lock = threading.Lock()
@@ -126,6 +131,11 @@ class LoopbackServer:
     def connections(self) -> int:
         """TCP connections accepted so far (keep-alive reuses one)."""
         return self._connections
+
+    def stored_ids(self) -> list[str]:
+        """The ids of the responses the server keeps, oldest first."""
+        with self._lock:
+            return list(self._stored)
 
     def forget(self, response_id: str) -> None:
         """Drop a stored response, as OpenAI does after 30 days."""
@@ -248,13 +258,23 @@ class LoopbackServer:
 
     def turns_before(self, previous: str | None) -> int | None:
         """User turns in the chain ending at ``previous``; None if it is not stored."""
+        if not previous:
+            return 0
         with self._lock:
-            return self._stored.get(previous) if previous else 0
+            stored = self._stored.get(previous)
+        return None if stored is None else stored[0]
 
-    def store(self, response_id: str, turns: int) -> None:
-        """Keep a response so it can be chained from."""
+    def calls_of(self, response_id: str) -> tuple[str, ...] | None:
+        """The call ids of a stored response's function calls; None if it was scripted without
+        any (or is not stored): outputs chained to it are then not checked."""
         with self._lock:
-            self._stored[response_id] = turns
+            stored = self._stored.get(response_id)
+        return None if stored is None else stored[1]
+
+    def store(self, response_id: str, turns: int, call_ids: tuple[str, ...] | None = None) -> None:
+        """Keep a response (and the ids of the calls it made) so it can be chained from."""
+        with self._lock:
+            self._stored[response_id] = (turns, call_ids)
 
 
 @contextlib.contextmanager
