@@ -335,6 +335,110 @@ class Message:
     error: str | None = None
     finished_at: datetime | None = None
     attachments: tuple[StoredAttachment, ...] = ()
+    tool_calls: tuple[ToolCallRecord, ...] = ()
+    """The tools the reply called, in order, with their results (rounds in ``round``)."""
+    citations: tuple[Citation, ...] = ()
+    """The sources a web search found, in the order the answer cites them."""
+
+
+class ToolStatus(StrEnum):
+    """Where one tool call of a reply stands."""
+
+    WAITING = "waiting"
+    """Asked for; waiting for the user's approval."""
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    """Ran (or tried to) and failed: the server's error, a time limit, bad arguments."""
+    DENIED = "denied"
+    """The user declined; the model was told so."""
+    CANCELLED = "cancelled"
+    """The user stopped the turn while the call waited or ran."""
+    NOT_RUN = "not run"
+    """Not run: the round limit was reached, or tools were off."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRecord:
+    """One tool call of a reply, stored with it: what the model asked and what came back."""
+
+    call_id: str
+    name: str
+    """The name the model used (the wire name: maybe prefixed with the server's)."""
+    arguments: str
+    """The arguments as the model sent them: JSON text, not always valid."""
+    server: str | None = None
+    tool: str | None = None
+    """The tool's own name on ``server``; None when the name matched no tool."""
+    status: ToolStatus = ToolStatus.WAITING
+    output: str = ""
+    """What the model was told: the tool's result, or why there is none."""
+    error: str | None = None
+    duration_ms: int | None = None
+    round: int = 1
+    """Which round of the reply asked for it (1: the first answer to the user's message)."""
+    offset: int = 0
+    """Where in the reply's text the call came: ``len(content)`` when it arrived."""
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in (ToolStatus.WAITING, ToolStatus.RUNNING)
+
+    def to_call(self) -> ToolCall:
+        return ToolCall(self.call_id, self.name, self.arguments)
+
+    def to_result(self) -> ToolResult:
+        return ToolResult(self.call_id, self.output)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "call_id": self.call_id,
+            "name": self.name,
+            "arguments": self.arguments,
+            "server": self.server,
+            "tool": self.tool,
+            "status": self.status.value,
+            "output": self.output,
+            "error": self.error,
+            "duration_ms": self.duration_ms,
+            "round": self.round,
+            "offset": self.offset,
+        }
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ToolCallRecord | None:
+        """A stored or imported record; None when it is not one (a damaged or foreign value)."""
+        call_id, name = data.get("call_id"), data.get("name")
+        if not isinstance(call_id, str) or not isinstance(name, str):
+            return None
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return value if isinstance(value, str) else None
+
+        def number(key: str, default: int | None) -> int | None:
+            value = data.get(key)
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            return value if ok else default
+
+        try:
+            status = ToolStatus(str(data.get("status")))
+        except ValueError:
+            status = ToolStatus.FAILED
+        return cls(
+            call_id=call_id,
+            name=name,
+            arguments=text("arguments") or "",
+            server=text("server"),
+            tool=text("tool"),
+            status=status,
+            output=text("output") or "",
+            error=text("error"),
+            duration_ms=number("duration_ms", None),
+            round=number("round", 1) or 1,
+            offset=number("offset", 0) or 0,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,10 +481,17 @@ class ChatSettings:
     temperature: float | None = None
     max_output_tokens: int | None = None
     system_prompt: str | None = None
+    tools: bool = True
+    """Offer the MCP servers' tools in this conversation."""
+    tools_off: tuple[str, ...] = ()
+    """Servers whose tools this conversation does not offer."""
 
     def params(self) -> dict[str, Any]:
         """The ``params`` part, every key present (``None`` included, so it is pinned)."""
-        return {name: getattr(self, name) for name in CHAT_PARAMS}
+        values = {name: getattr(self, name) for name in CHAT_PARAMS}
+        values["tools"] = self.tools
+        values["tools_off"] = list(self.tools_off)
+        return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,3 +500,22 @@ class SearchHit:
     snippet: str
     """Matching text with the match wrapped in ``[`` ``]`` markers (see the repository)."""
     message_id: int | None = None
+
+
+def tool_records(value: Any) -> tuple[ToolCallRecord, ...]:
+    """Stored (or imported) tool calls; anything that is not one is left out."""
+    if not isinstance(value, list):
+        return ()
+    records = (ToolCallRecord.from_dict(item) for item in value if isinstance(item, dict))
+    return tuple(record for record in records if record is not None)
+
+
+def citations_from_json(value: Any) -> tuple[Citation, ...]:
+    if not isinstance(value, list):
+        return ()
+    found: list[Citation] = []
+    for item in value:
+        if isinstance(item, dict) and isinstance(item.get("url"), str):
+            title = item.get("title")
+            found.append(Citation(item["url"], title if isinstance(title, str) else None))
+    return tuple(found)

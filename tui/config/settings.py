@@ -146,6 +146,8 @@ class McpServerSettings:
     headers: dict[str, str] = field(default_factory=dict)
     """Sent with every request (a token, say): shown masked, never logged."""
     enabled: bool = True
+    always_allow: tuple[str, ...] = ()
+    """Tools of this server that run without asking ("always allow" adds to it)."""
 
     @property
     def transport(self) -> str:
@@ -153,9 +155,20 @@ class McpServerSettings:
 
 
 @dataclass(frozen=True)
+class ToolSettings:
+    """``[tools]``: how the model's tool calls are governed."""
+
+    max_rounds: int = 10
+    """Rounds of tool calls one reply may make; then it stops and says so."""
+    timeout: float = 60.0
+    """Seconds one tool call may run."""
+
+
+@dataclass(frozen=True)
 class Settings:
     defaults: Defaults = field(default_factory=Defaults)
     ui: UiSettings = field(default_factory=UiSettings)
+    tools: ToolSettings = field(default_factory=ToolSettings)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     mcp_servers: dict[str, McpServerSettings] = field(default_factory=dict)
     database_url: str | None = None
@@ -315,6 +328,10 @@ def parse_mcp_server(name: str, data: Any, problems: list[str]) -> McpServerSett
     if not isinstance(enabled, bool):
         problems.append(f"{where}.enabled must be true or false; taken as true.")
         enabled = True
+    allow = data.get("always_allow", [])
+    if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
+        problems.append(f"{where}.always_allow must be a list of tool names; ignored.")
+        allow = []
     return McpServerSettings(
         name=name,
         command=command,
@@ -324,6 +341,7 @@ def parse_mcp_server(name: str, data: Any, problems: list[str]) -> McpServerSett
         url=url,
         headers=_string_table(data.get("headers"), f"{where}.headers", problems),
         enabled=enabled,
+        always_allow=tuple(dict.fromkeys(allow)),
     )
 
 
@@ -344,7 +362,25 @@ def mcp_server_to_toml(server: McpServerSettings) -> dict[str, Any]:
             section["headers"] = dict(server.headers)
     if not server.enabled:
         section["enabled"] = False
+    if server.always_allow:
+        section["always_allow"] = list(server.always_allow)
     return section
+
+
+def _parse_tools(data: Any, problems: list[str]) -> ToolSettings:
+    if not isinstance(data, dict):
+        problems.append("[tools] must be a table; ignored.")
+        return ToolSettings()
+    tools = ToolSettings()
+    rounds = data.get("max_rounds", tools.max_rounds)
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 100:
+        problems.append("tools.max_rounds must be a whole number from 1 to 100; 10 is used.")
+        rounds = tools.max_rounds
+    timeout = data.get("timeout", tools.timeout)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        problems.append("tools.timeout must be a number of seconds above 0; 60 is used.")
+        timeout = tools.timeout
+    return ToolSettings(max_rounds=rounds, timeout=float(timeout))
 
 
 def _named_tables(
@@ -377,6 +413,7 @@ def parse_settings(data: dict[str, Any], problems: list[str]) -> Settings:
     return Settings(
         defaults=defaults,
         ui=ui,
+        tools=_parse_tools(data.get("tools", {}), problems),
         providers=providers,
         mcp_servers=mcp_servers,
         database_url=database_url,
@@ -472,6 +509,14 @@ def settings_to_toml(settings: Settings) -> dict[str, Any]:
     document: dict[str, Any] = {"defaults": defaults, "ui": {"theme": settings.ui.theme}}
     if providers:
         document["providers"] = providers
+    tools: dict[str, Any] = {}
+    if settings.tools.max_rounds != ToolSettings.max_rounds:
+        tools["max_rounds"] = settings.tools.max_rounds
+    if settings.tools.timeout != ToolSettings.timeout:
+        timeout = settings.tools.timeout
+        tools["timeout"] = int(timeout) if timeout == int(timeout) else timeout
+    if tools:
+        document["tools"] = tools
     if settings.mcp_servers:
         document["mcp_servers"] = {
             name: mcp_server_to_toml(server) for name, server in settings.mcp_servers.items()

@@ -37,6 +37,7 @@ from tui.domain import (
 )
 from tui.services.reply import ReplyStream, chain_parent, history
 from tui.services.titles import title_from_text
+from tui.services.tools import NO_TOOLS, Offer, ToolRunner
 from tui.services.turns import (
     NextTurn,
     Route,
@@ -76,8 +77,11 @@ class ChatService:
         flush_interval: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
         on_title: Callable[[int, str], None] | None = None,
+        tools: ToolRunner | None = None,
     ) -> None:
         self.repository = repository
+        self.tools = tools
+        """Offers the MCP servers' tools and runs their calls; None: no tools at all."""
         self.router = router
         self.defaults = defaults or Defaults()
         self.flush_interval = flush_interval
@@ -153,6 +157,8 @@ class ChatService:
             if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0
             else None,
             system_prompt=conversation.system_prompt,
+            tools=params.get("tools") is not False,
+            tools_off=_names(params.get("tools_off")),
         )
 
     async def save_settings(self, conversation_id: int, settings: ChatSettings) -> Conversation:
@@ -287,9 +293,28 @@ class ChatService:
         await self._remember_route(conversation, route, options)
         if path is None:
             path = await self.repository.active_path(conversation.id, user.id)
+        offer = await self._offer(conversation, options)
         request, chained = self._build_request(conversation, route, path, options)
+        if offer:
+            request = _replace(request, tools=offer.specs)
         fallback = self._unchained(request, path) if chained else None
-        return ReplyStream(self, route, user, request, fallback, first=len(path) == 1)
+        return ReplyStream(
+            self,
+            route,
+            user,
+            request,
+            fallback,
+            first=len(path) == 1,
+            offer=offer,
+            approve=options.approve,
+        )
+
+    async def _offer(self, conversation: Conversation, options: TurnOptions) -> Offer:
+        """The tools this turn offers: none when turned off for the turn or the conversation,
+        else every enabled server's but those the conversation turned off."""
+        if self.tools is None or not options.tools or conversation.params.get("tools") is False:
+            return NO_TOOLS
+        return await self.tools.offer(_names(conversation.params.get("tools_off")))
 
     def _after(self, conversation: Conversation, reply: ReplyStream) -> None:
         """Work that follows a finished exchange, off the critical path."""
@@ -462,6 +487,13 @@ def _with_options(settings: ChatSettings, options: TurnOptions) -> ChatSettings:
     if options.temperature is not None:
         changes["temperature"] = options.temperature
     return replace(settings, **changes)  # type: ignore[arg-type]
+
+
+def _names(value: object) -> tuple[str, ...]:
+    """A stored list of server names (anything else: none)."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(name for name in value if isinstance(name, str))
 
 
 def _first_set(*values: float | None) -> float | None:

@@ -19,8 +19,10 @@ if TYPE_CHECKING:
     from tui.domain import ModelInfo
     from tui.services.chat import ChatService
     from tui.services.history import HistoryService
+    from tui.services.mcp_client import McpHub
     from tui.services.models import ModelService
     from tui.services.routing import ProviderRegistry
+    from tui.services.tools import ToolPolicy
     from tui.store.db import Store
 
 
@@ -46,13 +48,51 @@ class Services:
     """The saved conversations, for the conversations screen."""
     models: ModelService = field(init=False)
     """Providers and their models, for the model picker."""
+    mcp: McpHub = field(init=False)
+    """The MCP servers of the settings: started when a turn first offers their tools."""
 
     def __post_init__(self) -> None:
         from tui.services.history import HistoryService
+        from tui.services.mcp_client import McpHub
         from tui.services.models import ModelService
+        from tui.services.tools import ToolRunner
 
         self.history = HistoryService(self.store)
         self.models = ModelService(self)
+        tools = self.settings.tools
+        self.mcp = McpHub(
+            self.settings.mcp_servers.values(),
+            call_timeout=tools.timeout,
+            max_output=TOOL_OUTPUT_LIMIT,
+        )
+        self.chat.tools = ToolRunner(
+            self.mcp, tool_policy(self.settings), remember=self._remember_allowed
+        )
+        self._saving: set[asyncio.Task[None]] = set()
+
+    def _remember_allowed(self, server: str, tool: str) -> None:
+        """ "Always allow": the tool goes into its server's ``always_allow`` in the file."""
+        configured = self.settings.mcp_servers.get(server)
+        if configured is None or tool in configured.always_allow:
+            return
+        servers = dict(self.settings.mcp_servers)
+        servers[server] = replace(configured, always_allow=(*configured.always_allow, tool))
+        previous, self.settings = self.settings, replace(self.settings, mcp_servers=servers)
+        if previous.config_path is None:
+            return
+        task = asyncio.ensure_future(self._save_settings(previous))
+        self._saving.add(task)
+        task.add_done_callback(self._saving.discard)
+
+    async def _save_settings(self, previous: Settings) -> None:
+        from tui.services.settings_edit import apply_settings
+
+        try:
+            await apply_settings(self.settings, previous=previous)
+        except (OSError, ValueError):  # the choice holds for this session all the same
+            import logging
+
+            logging.getLogger(__name__).warning("could not save an always-allowed tool")
 
     async def refresh_models(self, provider: str) -> list[ModelInfo]:
         """Fetch the provider's live model list, merge it, and cache it in the store."""
@@ -80,6 +120,9 @@ class Services:
         )
         self.chat.router = self.registry
         self.chat.defaults = settings.defaults
+        self.mcp.configure(settings.mcp_servers.values())
+        if self.chat.tools is not None:
+            self.chat.tools.set_policy(tool_policy(settings))
         self.settings = settings
         self.problems = list(catalog.problems)
 
@@ -107,6 +150,9 @@ class Services:
                 await self.history.purge_all()
         finally:
             await self.chat.close()
+            if self._saving:
+                await asyncio.wait(set(self._saving), timeout=2)
+            await self.mcp.close()
             await self.client.aclose()
             await self.store.close()
 
@@ -206,6 +252,26 @@ async def open_services(
     registry = ProviderRegistry(settings, client, env=env, catalog=catalog, keys=keys, facts=facts)
     chat = ChatService(store.repository, registry, defaults=settings.defaults)
     return Services(settings, client, registry, store, chat, problems, facts=facts)
+
+
+TOOL_OUTPUT_LIMIT = 100_000
+"""Characters of one tool result the model is given; the rest is cut, and the model told."""
+
+
+def tool_policy(settings: Settings) -> ToolPolicy:
+    """The settings' ``[tools]`` and every server's ``always_allow``, for the tool runner."""
+    from tui.services.tools import ToolPolicy
+
+    allowed = frozenset(
+        (server.name, tool)
+        for server in settings.mcp_servers.values()
+        for tool in server.always_allow
+    )
+    return ToolPolicy(
+        max_rounds=settings.tools.max_rounds,
+        timeout=settings.tools.timeout,
+        always_allow=allowed,
+    )
 
 
 def _note_settings_problems(exc: BaseException, problems: list[str]) -> None:

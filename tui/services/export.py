@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ from tui.domain import (
     MessageStatus,
     Role,
     Usage,
+    citations_from_json,
+    tool_records,
 )
 from tui.store.repository import ConversationRepository
 
@@ -85,12 +88,59 @@ def render_markdown(
                 "</details>",
                 "",
             ]
-        lines += [message.content.rstrip() or "_(empty)_", ""]
+        if message.tool_calls:
+            lines += markdown_with_tools(message)
+        else:
+            lines += [message.content.rstrip() or "_(empty)_", ""]
+        if message.citations:
+            lines += ["Sources:", ""]
+            lines += [
+                f"{number}. [{c.title or c.url}]({c.url})"
+                for number, c in enumerate(message.citations, 1)
+            ]
+            lines.append("")
         if message.status not in (MessageStatus.COMPLETE, MessageStatus.STREAMING):
             note = f"_({message.status.value}"
             note += f": {message.error})_" if message.error else ")_"
             lines += [note, ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def markdown_with_tools(message: Message) -> list[str]:
+    """A reply's text with each round of tool calls where it came, as folded details."""
+    lines: list[str] = []
+    text, start = message.content, 0
+    for record in message.tool_calls:
+        end = max(start, min(record.offset, len(text)))
+        if text[start:end].strip():
+            lines += [text[start:end].strip(), ""]
+        start = end
+        where = f" ({record.server})" if record.server else ""
+        took = f", {record.duration_ms} ms" if record.duration_ms is not None else ""
+        lines += [
+            f"<details><summary>Tool: {record.name}{where} · {record.status.value}{took}</summary>",
+            "",
+            "Arguments:",
+            "",
+            _fenced(record.arguments or "{}", "json"),
+            "",
+            "Result:" if not record.error else f"Error: {record.error}",
+            "",
+            _fenced(record.output, "text"),
+            "",
+            "</details>",
+            "",
+        ]
+    if text[start:].strip():
+        lines += [text[start:].strip(), ""]
+    return lines
+
+
+def _fenced(text: str, language: str) -> str:
+    """``text`` in a code fence longer than any backtick run inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text.rstrip()}\n{fence}"
 
 
 async def export_json(repository: ConversationRepository, conversation_id: int) -> str:
@@ -198,6 +248,16 @@ def _message_dict(message: Message) -> dict[str, Any]:
             }
             for stored in message.attachments
         ],
+        **(
+            {"tool_calls": [record.to_dict() for record in message.tool_calls]}
+            if message.tool_calls
+            else {}
+        ),
+        **(
+            {"citations": [{"url": c.url, "title": c.title} for c in message.citations]}
+            if message.citations
+            else {}
+        ),
     }
 
 
@@ -257,6 +317,8 @@ async def import_json(repository: ConversationRepository, text: str) -> Conversa
                 latency_ms=raw.get("latency_ms"),
                 duration_ms=raw.get("duration_ms"),
                 error=raw.get("error"),
+                tool_calls=tool_records(raw.get("tool_calls")),
+                citations=citations_from_json(raw.get("citations")),
             )
             new_ids[int(raw["id"])] = message.id
     except (KeyError, TypeError, ValueError) as exc:

@@ -33,7 +33,14 @@ from typing import IO, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tui.domain import ApiKind, ApiMode, MessageStatus, Role
+from tui.domain import (
+    ApiKind,
+    ApiMode,
+    MessageStatus,
+    Role,
+    citations_from_json,
+    tool_records,
+)
 from tui.services.export import FORMAT, VERSION, ImportFormatError, attachment_from_json
 from tui.store.bulk import (
     BATCH,
@@ -342,6 +349,8 @@ def _tui(meta: dict[str, Any], raw_messages: list[dict[str, Any]]) -> PreparedCo
                 attachments=tuple(
                     attachment_from_json(item) for item in raw.get("attachments") or []
                 ),
+                tool_calls=tool_records(raw.get("tool_calls")),
+                citations=citations_from_json(raw.get("citations")),
             )
         )
         queue.extend(sorted(children.get(message_id, [])))

@@ -23,6 +23,10 @@ from tui.domain import (
     ResponseStarted,
     Role,
     TextDelta,
+    ToolCall,
+    ToolCallRecord,
+    ToolResult,
+    ToolStatus,
     Usage,
 )
 from tui.providers.errors import (
@@ -31,12 +35,23 @@ from tui.providers.errors import (
     PreviousResponseNotFoundError,
     ProviderError,
 )
+from tui.services.tools import (
+    NO_TOOLS,
+    UNFINISHED_OUTPUT,
+    Approver,
+    Offer,
+    ToolRunner,
+    round_limit_output,
+)
 from tui.services.turns import (
     ReplyFinished,
     ReplyStarted,
     ReplyTextEnded,
     Route,
     RouteChosen,
+    ToolCallChanged,
+    ToolCallsAsked,
+    ToolNotice,
     TurnEvent,
 )
 from tui.store.repository import ConversationRepository
@@ -53,6 +68,7 @@ class ReplyHost(Protocol):
     repository: ConversationRepository
     clock: Callable[[], float]
     flush_interval: float
+    tools: ToolRunner | None
 
 
 @runtime_checkable
@@ -74,6 +90,8 @@ class ReplyStream:
         fallback: ChatRequest | None,
         *,
         first: bool,
+        offer: Offer = NO_TOOLS,
+        approve: Approver | None = None,
     ) -> None:
         self.service = service
         self.chosen = RouteChosen(route.config.name, route.model.id, route.api)
@@ -99,6 +117,23 @@ class ReplyStream:
         self.usage: Usage | None = None
         self._learn_on_answer = False
         """Set once the turn fell back to Chat: record that fact when Chat answers."""
+        self.offer = offer
+        self.approve = approve
+        self.round = 1
+        """The round of tool calls the stream in flight answers (1: the user's message)."""
+        self.full_messages = (fallback or request).messages
+        """The whole input of the next request when it cannot chain: the path, then the
+        rounds of tool calls and results so far."""
+        self.tool_records: list[ToolCallRecord] = []
+        self.citations: list[Citation] = []
+        self._round_calls: list[ToolCall] = []
+        self._round_start = 0
+        """Where this round's text starts in ``text``."""
+        self._round_fresh = True
+        """Nothing of the round in flight has arrived yet (it can still be resent whole)."""
+        self._unanswered = False
+        """The last round's calls never reached the server: its response id cannot be
+        chained from (the server waits for their outputs)."""
 
     @property
     def text(self) -> str:
@@ -111,6 +146,10 @@ class ReplyStream:
         try:
             while request is not None:
                 self.request, request = request, None
+                self._round_calls = []
+                self._round_start = len(self.text)
+                self._round_fresh = True
+                self.response_id = None
                 stream = self.route.provider.stream(self.request, self.route.api)
                 async with aclosing(stream):
                     async for event in stream:
@@ -118,6 +157,7 @@ class ReplyStream:
                         if kind is Failed:
                             outcome = event  # type: ignore[assignment]
                             break
+                        self._round_fresh = False
                         if self.message is None:
                             if self._learn_on_answer:
                                 await self._learn_no_responses()
@@ -152,7 +192,12 @@ class ReplyStream:
                             self.usage = event  # type: ignore[assignment]
                             yield event  # type: ignore[misc]
                         elif kind is Citation:
-                            yield event  # type: ignore[misc]
+                            assert isinstance(event, Citation)
+                            if all(seen.url != event.url for seen in self.citations):
+                                self.citations.append(event)
+                            yield event
+                        elif kind is ToolCall:
+                            self._round_calls.append(event)  # type: ignore[arg-type]
                 if self._should_resend(outcome):
                     log.info(
                         "previous response %s is gone; resending the whole conversation",
@@ -166,6 +211,13 @@ class ReplyStream:
                     )
                     request, outcome = self._use_chat(), None
                     yield self.chosen
+                elif self._round_calls and isinstance(outcome, Finished):
+                    async with aclosing(self._tool_round()) as changes:
+                        async for change in changes:  # closing the turn closes the round
+                            yield change
+                    request = self._next_round()
+                    if request is not None:
+                        outcome = None
         except (asyncio.CancelledError, GeneratorExit):
             await asyncio.shield(self._finish(MessageStatus.CANCELLED, None))
             raise
@@ -189,13 +241,124 @@ class ReplyStream:
             raise
         yield ReplyFinished(await asyncio.shield(writing), error)
 
+    # ------------------------------------------------------------------ tool rounds
+
+    async def _tool_round(self) -> AsyncGenerator[TurnEvent, None]:
+        """The round's calls: shown, approved, run (or not run past the round limit)."""
+        runner = self.service.tools
+        assert self.message is not None
+        message_id = self.message.id
+        start = len(self.tool_records)
+        records = self._records(runner)
+        self.tool_records.extend(records)
+        self._unanswered = True
+        yield ToolCallsAsked(message_id, tuple(records))
+        limit = runner.policy.max_rounds if runner is not None else 0
+        if runner is None or self.round > limit:
+            why = round_limit_output(limit)
+            for index, record in enumerate(records):
+                self.tool_records[start + index] = replace(
+                    record, status=ToolStatus.NOT_RUN, output=why
+                )
+                yield ToolCallChanged(message_id, self.tool_records[start + index])
+            await self._save_tools()
+            yield ToolNotice(
+                f"Stopped after {limit} rounds of tool calls: the last calls were not run "
+                "(tools.max_rounds in the settings)."
+            )
+            return
+        changes: asyncio.Queue[ToolCallRecord | None] = asyncio.Queue()
+        work = asyncio.ensure_future(
+            runner.run_round(records, self.offer, self.approve, changes.put_nowait)
+        )
+        work.add_done_callback(lambda _: changes.put_nowait(None))
+        try:
+            while (change := await changes.get()) is not None:
+                self._store_record(start, change)
+                yield ToolCallChanged(message_id, change)
+            final = work.result()
+        except (asyncio.CancelledError, GeneratorExit):
+            work.cancel()
+            try:
+                final = await asyncio.shield(work)
+            except (asyncio.CancelledError, Exception):
+                final = [self._cancelled(record) for record in self.tool_records[start:]]
+            self.tool_records[start:] = final
+            raise
+        self.tool_records[start:] = final
+        await self._save_tools()
+
+    def _records(self, runner: ToolRunner | None) -> list[ToolCallRecord]:
+        offset = len(self.text)
+        if runner is None:
+            return [
+                ToolCallRecord(c.call_id, c.name, c.arguments, round=self.round, offset=offset)
+                for c in self._round_calls
+            ]
+        return runner.records(self._round_calls, self.offer, number=self.round, offset=offset)
+
+    def _store_record(self, start: int, record: ToolCallRecord) -> None:
+        for index in range(start, len(self.tool_records)):
+            if self.tool_records[index].call_id == record.call_id:
+                self.tool_records[index] = record
+                return
+
+    @staticmethod
+    def _cancelled(record: ToolCallRecord) -> ToolCallRecord:
+        if record.finished:
+            return record
+        from tui.services.tools import CANCELLED_OUTPUT
+
+        return replace(record, status=ToolStatus.CANCELLED, output=CANCELLED_OUTPUT)
+
+    def _next_round(self) -> ChatRequest | None:
+        """The request that sends the round's results back; None when the reply stops here
+        (the round limit)."""
+        calls = [r for r in self.tool_records if r.round == self.round]
+        if any(record.status is ToolStatus.NOT_RUN for record in calls):
+            return None
+        text = self.text[self._round_start :]
+        results = tuple(record.to_result() for record in calls)
+        self.full_messages = (
+            *self.full_messages,
+            InputMessage(Role.ASSISTANT, text, tool_calls=tuple(r.to_call() for r in calls)),
+            InputMessage(Role.USER, "", tool_results=results),
+        )
+        self.round += 1
+        self._unanswered = False
+        unchained = replace(self.request, previous_response_id=None, messages=self.full_messages)
+        if (
+            self.route.api is ApiKind.RESPONSES
+            and self.response_id
+            and self.route.config.stateful_responses
+        ):
+            # Only the outputs go: the server keeps the calls and everything before them.
+            self.fallback = unchained
+            return replace(
+                self.request,
+                previous_response_id=self.response_id,
+                messages=(InputMessage(Role.USER, "", tool_results=results),),
+            )
+        self.fallback = None
+        return unchained
+
+    async def _save_tools(self) -> None:
+        if self.message is None:
+            return
+        try:
+            await self.repository.save_tool_calls(self.message.id, self.tool_records)
+        except Exception:  # kept in memory and written at the finish; a flush is a nicety
+            log.warning("could not store the tool calls yet", exc_info=True)
+
+    # ------------------------------------------------------------------ the fallbacks
+
     def _should_resend(self, outcome: Finished | Failed | None) -> bool:
-        """The chained-from response is gone and nothing of this reply exists yet."""
+        """The chained-from response is gone and nothing of this round exists yet."""
         return (
             isinstance(outcome, Failed)
             and isinstance(outcome.error, PreviousResponseNotFoundError)
             and self.fallback is not None
-            and self.message is None
+            and self._round_fresh
         )
 
     def _should_use_chat(self, outcome: Finished | Failed | None) -> bool:
@@ -266,26 +429,56 @@ class ReplyStream:
             status=status,
             content=self.text,
             reasoning="".join(self.reasoning_parts),
-            response_id=self.response_id,
+            # A round whose calls never reached the server cannot be chained from.
+            response_id=None if self._unanswered else self.response_id,
             model=self.model_name,
             usage=self.usage,
             latency_ms=latency,
             duration_ms=int((now - self.started) * 1000),
             error=str(error) if error is not None else None,
+            tool_calls=self.tool_records or None,
+            citations=self.citations or None,
         )
         return self.message
 
 
 def history(path: Sequence[Message]) -> tuple[InputMessage, ...]:
-    """The active path as the provider sees it: user turns and what the assistant said."""
+    """The active path as the provider sees it: user turns and what the assistant said,
+    with each round of tool calls followed by its results."""
     turns: list[InputMessage] = []
     for message in path:
         if message.role is Role.USER:
             attachments = tuple(stored.to_attachment() for stored in message.attachments)
             turns.append(InputMessage(Role.USER, message.content, attachments))
+        elif message.role is Role.ASSISTANT and message.tool_calls:
+            turns.extend(tool_history(message))
         elif message.role is Role.ASSISTANT and message.content:
             turns.append(InputMessage(Role.ASSISTANT, message.content))
     return tuple(turns)
+
+
+def tool_history(message: Message) -> list[InputMessage]:
+    """A reply that called tools, round by round: the text before each round's calls, the
+    calls, their results; then the text after the last round."""
+    turns: list[InputMessage] = []
+    text, start = message.content, 0
+    rounds: dict[int, list[ToolCallRecord]] = {}
+    for record in message.tool_calls:
+        rounds.setdefault(record.round, []).append(record)
+    for number in sorted(rounds):
+        calls = rounds[number]
+        end = max(start, min(calls[0].offset, len(text)))
+        turns.append(
+            InputMessage(
+                Role.ASSISTANT, text[start:end], tool_calls=tuple(r.to_call() for r in calls)
+            )
+        )
+        results = tuple(ToolResult(r.call_id, r.output or UNFINISHED_OUTPUT) for r in calls)
+        turns.append(InputMessage(Role.USER, "", tool_results=results))
+        start = end
+    if text[start:]:
+        turns.append(InputMessage(Role.ASSISTANT, text[start:]))
+    return turns
 
 
 def chain_parent(path: Sequence[Message], route: Route) -> Message | None:

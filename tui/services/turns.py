@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tui.domain import (
     ApiKind,
@@ -14,6 +14,7 @@ from tui.domain import (
     ProviderConfig,
     ReasoningDelta,
     TextDelta,
+    ToolCallRecord,
     Usage,
 )
 
@@ -39,6 +40,11 @@ class TurnOptions:
     """Seconds the reply may take to start; None: the provider's ``first_token_timeout``."""
     idle_timeout: float | None = None
     """Seconds a started reply may go silent; None: the provider's ``idle_timeout``."""
+    tools: bool = True
+    """Offer the configured tools (unless the conversation turned them off); False: none."""
+    approve: Any = None
+    """Asks the user about each tool call (``tools.Approver``); None: calls are denied, unless
+    the tool is always allowed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +113,29 @@ class ReplyFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallsAsked:
+    """The model asked for tool calls (one round); each record says where it stands."""
+
+    message_id: int
+    calls: tuple[ToolCallRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallChanged:
+    """One tool call moved on: approved and running, done, failed, denied or cancelled."""
+
+    message_id: int
+    call: ToolCallRecord
+
+
+@dataclass(frozen=True, slots=True)
+class ToolNotice:
+    """Something about the reply's tools the user should read (one line): the round limit."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class TitleChanged:
     conversation_id: int
     title: str
@@ -120,6 +149,9 @@ TurnEvent = (
     | ReasoningDelta
     | Citation
     | Usage
+    | ToolCallsAsked
+    | ToolCallChanged
+    | ToolNotice
     | ReplyTextEnded
     | ReplyFinished
     | TitleChanged

@@ -25,15 +25,18 @@ from sqlalchemy import Column, MetaData, Table, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tui.domain import ApiMode, Attachment, MessageStatus, Role
+from tui.domain import ApiMode, Attachment, Citation, MessageStatus, Role, ToolCallRecord
 from tui.store.convert import (
     ATTACHMENTS,
     CONVERSATIONS,
     MESSAGES,
+    citations_to_json,
     clean_params,
     clean_title,
     preview_of,
     redact,
+    tool_calls_to_json,
+    tool_text,
 )
 from tui.store.migrate import WRITE_OPTION
 from tui.store.sqlitefile import describe_db_error
@@ -66,6 +69,8 @@ class PreparedMessage:
     error: str | None = None
     finished_at: datetime | None = None
     attachments: tuple[Attachment, ...] = ()
+    tool_calls: tuple[ToolCallRecord, ...] = ()
+    citations: tuple[Citation, ...] = ()
 
 
 @dataclass(slots=True)
@@ -305,6 +310,9 @@ class BulkWriter:
                         "error": redact(m.error),
                         "created_at": m.created_at,
                         "finished_at": m.finished_at,
+                        "tool_calls": tool_calls_to_json(m.tool_calls),
+                        "citations": citations_to_json(m.citations),
+                        "tool_text": tool_text(m.tool_calls),
                     }
                 )
                 for attachment in m.attachments:

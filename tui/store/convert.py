@@ -14,12 +14,16 @@ from tui.domain import (
     ApiKind,
     ApiMode,
     AttachmentKind,
+    Citation,
     Conversation,
     Message,
     MessageStatus,
     ModelInfo,
     Role,
     StoredAttachment,
+    ToolCallRecord,
+    citations_from_json,
+    tool_records,
 )
 from tui.store.errors import StoreError
 from tui.store.tables import (
@@ -151,7 +155,7 @@ MESSAGE_COLUMNS = (
     "id", "conversation_id", "parent_id", "role", "content", "reasoning", "status", "writer",
     "provider", "model", "api", "response_id", "previous_response_id", "input_tokens",
     "output_tokens", "reasoning_tokens", "cached_tokens", "latency_ms", "duration_ms", "error",
-    "created_at", "finished_at",
+    "created_at", "finished_at", "tool_calls", "citations", "tool_text",
 )  # fmt: skip
 """The order of ``messages`` columns that ``message_from_row`` unpacks (a test checks it)."""
 
@@ -163,6 +167,7 @@ def message_from_row(row: Row[Any], attachments: Sequence[StoredAttachment] = ()
         ident, conversation_id, parent_id, role, content, reasoning, status, _writer, provider,
         model, api, response_id, previous_response_id, input_tokens, output_tokens,
         reasoning_tokens, cached_tokens, latency_ms, duration_ms, error, created_at, finished_at,
+        tool_calls, citations, _tool_text,
     ) = cast("tuple[Any, ...]", row)  # fmt: skip
     return Message(
         id=ident,
@@ -188,7 +193,30 @@ def message_from_row(row: Row[Any], attachments: Sequence[StoredAttachment] = ()
         error=error,
         finished_at=finished_at,
         attachments=tuple(attachments),
+        tool_calls=tool_records(tool_calls) if tool_calls else (),
+        citations=citations_from_json(citations) if citations else (),
     )
+
+
+def tool_calls_to_json(records: Sequence[ToolCallRecord]) -> list[dict[str, Any]] | None:
+    return [record.to_dict() for record in records] or None
+
+
+TOOL_TEXT_LIMIT = 2_000
+"""Characters of each tool result that search indexes (its start)."""
+
+
+def tool_text(records: Sequence[ToolCallRecord]) -> str:
+    """The searchable words of a reply's tool calls, indexed after its ``content``."""
+    parts = [
+        f"{record.tool or record.name} {record.arguments} {record.output[:TOOL_TEXT_LIMIT]}"
+        for record in records
+    ]
+    return "".join(f"\n{part}" for part in parts)
+
+
+def citations_to_json(citations: Sequence[Citation]) -> list[dict[str, Any]] | None:
+    return [{"url": c.url, "title": c.title} for c in citations] or None
 
 
 def model_to_json(model: ModelInfo) -> dict[str, Any]:

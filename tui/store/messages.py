@@ -14,10 +14,12 @@ from tui.domain import (
     ApiKind,
     Attachment,
     AttachmentKind,
+    Citation,
     Message,
     MessageStatus,
     Role,
     StoredAttachment,
+    ToolCallRecord,
     Usage,
 )
 from tui.store.convert import (
@@ -25,10 +27,13 @@ from tui.store.convert import (
     CONVERSATIONS,
     MESSAGES,
     attachment_from_row,
+    citations_to_json,
     message_from_row,
     now_utc,
     preview_of,
     redact,
+    tool_calls_to_json,
+    tool_text,
 )
 from tui.store.tree import newest_descendant, orphaned, path_to_root, writer_tag
 from tui.store.txn import RepositoryBase
@@ -52,6 +57,10 @@ def _attachment_values(attachment: Attachment) -> dict[str, Any]:
         "data": attachment.data,
         "url": attachment.url,
     }
+
+
+def tool_values(records: Sequence[ToolCallRecord]) -> dict[str, Any]:
+    return {"tool_calls": tool_calls_to_json(records), "tool_text": tool_text(records)}
 
 
 class MessageOps(RepositoryBase):
@@ -163,6 +172,15 @@ class MessageOps(RepositoryBase):
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise self._missing("Message", message_id)
 
+    async def save_tool_calls(self, message_id: int, records: Sequence[ToolCallRecord]) -> None:
+        """Store a streaming reply's tool calls as they stand (a crash keeps what ran)."""
+        async with self._write() as session:
+            result = await session.execute(
+                update(MESSAGES).where(M.id == message_id).values(tool_values(records))
+            )
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise self._missing("Message", message_id)
+
     async def finish_message(
         self,
         message_id: int,
@@ -176,6 +194,8 @@ class MessageOps(RepositoryBase):
         latency_ms: int | None = None,
         duration_ms: int | None = None,
         error: str | None = None,
+        tool_calls: Sequence[ToolCallRecord] | None = None,
+        citations: Sequence[Citation] | None = None,
     ) -> Message:
         """Record how a message ended; ``None`` arguments leave the stored value as it is."""
         status = MessageStatus(status)
@@ -193,6 +213,10 @@ class MessageOps(RepositoryBase):
             "error": redact(error),
         }
         values.update({key: value for key, value in optional.items() if value is not None})
+        if tool_calls is not None:
+            values.update(tool_values(tool_calls))
+        if citations is not None:
+            values["citations"] = citations_to_json(citations)
         if usage is not None:
             values.update(
                 input_tokens=usage.input_tokens,

@@ -26,6 +26,7 @@ REVISIONS = (
     "0001_base_schema",
     "0002_conversation_summary",
     "0003_provider_facts_model_usage",
+    "0004_tool_calls",
 )
 """Every revision this version knows, oldest first."""
 SCHEMA_HEAD = REVISIONS[-1]

@@ -162,5 +162,8 @@ class FullTextSearch:
     async def _contents(self, session: AsyncSession, ids: list[int]) -> dict[int, str]:
         if not ids:
             return {}
-        query = select(MESSAGES.c.id, MESSAGES.c.content).where(MESSAGES.c.id.in_(ids))
-        return {row.id: row.content for row in await session.execute(query)}
+        # What was indexed: the text, then its tool calls' words (revision 0004).
+        query = select(MESSAGES.c.id, MESSAGES.c.content, MESSAGES.c.tool_text).where(
+            MESSAGES.c.id.in_(ids)
+        )
+        return {row.id: row.content + row.tool_text for row in await session.execute(query)}

@@ -154,6 +154,11 @@ class MessageRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(TolerantJSON)
+    """The reply's tool calls and results (``ToolCallRecord.to_dict``); NULL: none."""
+    citations: Mapped[list[dict[str, Any]] | None] = mapped_column(TolerantJSON)
+    tool_text: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    """The tool calls' searchable words; indexed with ``content`` (see revision 0004)."""
 
     __table_args__ = (
         # Children of a node (root messages have parent_id NULL) and the per-conversation cascade.
