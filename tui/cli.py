@@ -78,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--max-output-tokens", type=_positive_int, metavar="N")
     ask.add_argument("--temperature", type=_temperature, metavar="T")
     ask.add_argument("--web-search", action="store_true", help="let the model search the web")
+    tools = ask.add_mutually_exclusive_group()
+    tools.add_argument(
+        "--approve-tools",
+        action="store_true",
+        help="run every tool call the model makes without asking (MCP servers' tools)",
+    )
+    tools.add_argument(
+        "--no-tools", action="store_true", help="offer the model no tools for this turn"
+    )
     thread = ask.add_mutually_exclusive_group()
     thread.add_argument(
         "-c", "--continue", dest="continue_", action="store_true", help="continue the latest chat"

@@ -15,10 +15,10 @@ import asyncio
 import io
 import json
 import sys
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, TextIO, cast
+from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
 from tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.domain import ApiMode, Attachment, ReasoningDelta, TextDelta
@@ -211,8 +211,50 @@ async def _ask(args: argparse.Namespace) -> int:
             stream=not args.no_stream,
             first_token_timeout=args.first_token_timeout,
             idle_timeout=args.idle_timeout,
+            tools=not args.no_tools,
+            approve=_approver(args),
         )
         return await _stream_reply(services, conversation_id, prompt, attachments, options, args)
+
+
+def _approver(args: argparse.Namespace) -> Callable[[Any], Awaitable[Any]]:
+    """Who approves tool calls: everyone (``--approve-tools``), the user at a terminal (y/N per
+    call), or no one (stdin is not a terminal: each call is denied, with how to allow it)."""
+    from tui.services.tools import Decision
+
+    async def everyone(request: Any) -> Decision:
+        return Decision.ALLOW
+
+    async def terminal(request: Any) -> Decision:
+        record = request.record
+        where = f" ({record.server})" if record.server else ""
+        arguments = (
+            record.arguments if len(record.arguments) <= 400 else record.arguments[:400] + "…"
+        )
+        position = f" [{request.position}/{request.count}]" if request.count > 1 else ""
+        sys.stderr.write(
+            printable(f"tui-chat: run tool {record.name}{where}{position} with {arguments}?")
+            + " [y/N, a = always] "
+        )
+        sys.stderr.flush()
+        answer = (await asyncio.to_thread(sys.stdin.readline)).strip().lower()
+        if answer in ("a", "always"):
+            return Decision.ALWAYS
+        return Decision.ALLOW if answer in ("y", "yes") else Decision.DENY
+
+    async def no_one(request: Any) -> Decision:
+        record = request.record
+        where = f" ({record.server})" if record.server else ""
+        print(
+            printable(f"tui-chat: tool call {record.name}{where} denied: ")
+            + "not a terminal to ask on; pass --approve-tools to allow tool calls",
+            file=sys.stderr,
+        )
+        return Decision.DENY
+
+    if args.approve_tools:
+        return everyone
+    return terminal if sys.stdin.isatty() and sys.stderr.isatty() else no_one
 
 
 async def _stream_reply(
@@ -224,7 +266,7 @@ async def _stream_reply(
     args: argparse.Namespace,
 ) -> int:
     from tui.providers.errors import ProviderError
-    from tui.services.turns import ReplyFinished, UserMessageSaved
+    from tui.services.turns import ReplyFinished, ToolCallChanged, ToolNotice, UserMessageSaved
 
     out = sys.stdout
     shown = _shown(args)  # chunk by chunk: inert works per character
@@ -256,6 +298,15 @@ async def _stream_reply(
                     reasoning_last = event.text[-1:] or reasoning_last
                 elif isinstance(event, UserMessageSaved):
                     saved_in = event.message.conversation_id
+                elif isinstance(event, ToolCallChanged) and event.call.finished:
+                    end_reasoning()
+                    if last != "\n":
+                        out.write("\n")
+                        out.flush()
+                        last = "\n"
+                    print(_tool_line(event.call), file=sys.stderr)
+                elif isinstance(event, ToolNotice):
+                    print(f"tui-chat: note: {printable(event.text)}", file=sys.stderr)
                 elif isinstance(event, ReplyFinished):
                     end_reasoning()
                     if last != "\n":
@@ -273,6 +324,16 @@ async def _stream_reply(
     finally:
         end_reasoning()
     return EXIT_OK
+
+
+def _tool_line(record: Any) -> str:
+    """One line on stderr for a finished tool call: name, server, how it ended."""
+    where = f" ({record.server})" if record.server else ""
+    took = f" in {record.duration_ms} ms" if record.duration_ms is not None else ""
+    line = f"tui-chat: tool {record.name}{where}: {record.status.value}{took}"
+    if record.error:
+        line += f": {record.error}"
+    return printable(line.replace("\n", " "))
 
 
 def _shown(args: argparse.Namespace) -> Callable[[str], str]:

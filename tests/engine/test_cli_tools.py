@@ -1,0 +1,141 @@
+"""``tui-chat ask`` with tools: a real process, a real MCP server over stdio, the loopback model
+(or the demo) calling it; approvals by flag, on a terminal, or denied off one."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.engine.test_cli import ROOT, ask_loopback, run
+from tests.support.fixtures import TEST_KEY
+from tests.support.script import reply, tool_calls
+from tests.support.server import LoopbackServer
+
+
+def config_with_servers(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    python = json.dumps(sys.executable)
+    path.write_text(
+        f'[mcp_servers.test]\ncommand = {python}\nargs = ["-m", "tests.support.mcp_servers"]\n'
+        f"cwd = {json.dumps(str(ROOT))}\n\n"
+        f'[mcp_servers.clock]\ncommand = {python}\nargs = ["-m", "tui.mcp_clock"]\n'
+    )
+    return path
+
+
+def tool_messages(server: LoopbackServer, index: int) -> list[str]:
+    return [m["content"] for m in server.requests[index].json["messages"] if m["role"] == "tool"]
+
+
+def test_approve_tools_runs_each_call_and_prints_a_line_for_it(
+    tmp_path: Path, loopback: LoopbackServer
+) -> None:
+    config = config_with_servers(tmp_path)
+    loopback.enqueue(tool_calls(("echo", {"text": "from the cli"})), reply("The tool agreed."))
+    result = run(
+        "--config",
+        str(config),
+        *ask_loopback(loopback, "--approve-tools", "go"),
+        TUI_CHAT_API_KEY=TEST_KEY,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "The tool agreed.\n"
+    assert "tui-chat: tool echo (test): done in " in result.stderr
+    assert tool_messages(loopback, 1) == ["from the cli"]
+
+
+def test_off_a_terminal_each_call_is_denied_with_how_to_allow_it(
+    tmp_path: Path, loopback: LoopbackServer
+) -> None:
+    config = config_with_servers(tmp_path)
+    loopback.enqueue(tool_calls(("echo", {"text": "x"}), ("clock", {})), reply("Fine."))
+    result = run(
+        "--config", str(config), *ask_loopback(loopback, "go"), stdin="", TUI_CHAT_API_KEY=TEST_KEY
+    )
+    assert result.returncode == 0, result.stderr
+    denials = [line for line in result.stderr.splitlines() if "denied" in line]
+    assert len(denials) == 4  # two "denied:" hints and two result lines
+    assert "pass --approve-tools to allow tool calls" in denials[0]
+    assert all("declined" in text or "not allowed" in text for text in tool_messages(loopback, 1))
+
+
+def test_no_tools_offers_none(tmp_path: Path, loopback: LoopbackServer) -> None:
+    config = config_with_servers(tmp_path)
+    result = run(
+        "--config",
+        str(config),
+        *ask_loopback(loopback, "--no-tools", "plain"),
+        TUI_CHAT_API_KEY=TEST_KEY,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "tools" not in loopback.requests[0].json
+    result = run(
+        "--config", str(config), *ask_loopback(loopback, "with tools"), TUI_CHAT_API_KEY=TEST_KEY
+    )
+    assert "echo" in {t["function"]["name"] for t in loopback.requests[1].json["tools"]}
+
+
+def test_on_a_terminal_the_user_answers_y_or_n_per_call(
+    tmp_path: Path, loopback: LoopbackServer
+) -> None:
+    config = config_with_servers(tmp_path)
+    loopback.enqueue(
+        tool_calls(("echo", {"text": "yes please"}), ("add", {"a": 1, "b": 2})), reply("Done.")
+    )
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui", "--config", str(config), *ask_loopback(loopback, "go")],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        cwd=ROOT,
+        env={"TUI_CHAT_DEMO_SPEED": "0", **os.environ, "TUI_CHAT_API_KEY": TEST_KEY},
+    )
+    os.close(terminal)
+    seen = b""
+
+    def wait_for(text: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 60
+        while text not in seen:
+            assert time.monotonic() < deadline, seen
+            ready, _, _ = select.select([controller], [], [], 1)
+            if ready:
+                try:
+                    seen += os.read(controller, 4096)
+                except OSError:  # the process closed the terminal: it has ended
+                    break
+
+    try:
+        wait_for(b"[1/2] with")
+        assert b"run tool echo (test)" in seen and b"[y/N, a = always]" in seen
+        os.write(controller, b"y\n")
+        wait_for(b"[2/2] with")
+        os.write(controller, b"n\n")
+        stdout, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        os.close(controller)
+    assert process.returncode == 0
+    assert stdout.decode() == "Done.\n"
+    outputs = tool_messages(loopback, 1)
+    assert outputs[0] == "yes please" and "declined" in outputs[1]
+
+
+def test_the_demo_model_calls_the_example_clock_server() -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        config = config_with_servers(Path(folder))
+        result = run(
+            "--config", str(config), "ask", "-p", "demo", "--approve-tools", "what time is it?"
+        )
+    assert result.returncode == 0, result.stderr
+    assert "tui-chat: tool current_time (clock): done" in result.stderr
+    assert "current_time" in result.stdout and "UTC" in result.stdout
