@@ -72,6 +72,8 @@ def build_server(**settings: Any) -> FastMCP:
     def crash_once(marker_path: str) -> str:
         """Exits abruptly the first time (no marker file yet), answers afterwards."""
         marker = Path(marker_path)
+        if not marker.is_absolute():  # only a test's own temporary file, never the cwd
+            raise ValueError("marker_path must be an absolute path")
         if not marker.exists():
             marker.write_text("crashed")
             sys.stderr.write("crashing once\n")
