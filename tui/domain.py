@@ -84,6 +84,15 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSearch:
+    """The provider's built-in web search: started (``query`` unknown yet) or done."""
+
+    item_id: str
+    done: bool = False
+    query: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCall:
     """A complete function call the model asked for."""
 
@@ -151,7 +160,15 @@ class Failed:
 
 
 StreamEvent = (
-    TextDelta | ReasoningDelta | Citation | ToolCall | Usage | ResponseStarted | Finished | Failed
+    TextDelta
+    | ReasoningDelta
+    | Citation
+    | WebSearch
+    | ToolCall
+    | Usage
+    | ResponseStarted
+    | Finished
+    | Failed
 )
 
 

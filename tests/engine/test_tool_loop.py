@@ -412,3 +412,67 @@ async def test_offering_tools_starts_the_server_once_and_close_stops_it(
     assert state.status == "ready" and state.tools >= 5
     await services.close()
     assert [s.status for s in services.mcp.states()] != ["ready"]
+
+
+# ---------------------------------------------------------------- faults of the servers
+
+
+async def test_a_server_that_cannot_start_is_said_once_and_the_others_serve(
+    tmp_path: Path, loopback: LoopbackServer
+) -> None:
+    broken = '\n[mcp_servers.broken]\ncommand = "no-such-mcp-server-here"\n'
+    services = await open_with_tools(tmp_path, loopback, extra=broken)
+    try:
+        first = await ask(services, "hello")
+        notices = [e.text for e in first.events if isinstance(e, ToolNotice)]
+        assert len(notices) == 1
+        assert notices[0].startswith("MCP server broken failed: command not found")
+        assert "echo" in tool_names(loopback.requests[0].json)
+        second = await ask(services, "again", first.reply.conversation_id)
+        assert not [e for e in second.events if isinstance(e, ToolNotice)]
+    finally:
+        await services.close()
+
+
+async def test_a_hanging_tool_fails_at_the_time_limit_and_the_reply_goes_on(
+    tmp_path: Path, loopback: LoopbackServer
+) -> None:
+    services = await open_with_tools(tmp_path, loopback, extra="\n[tools]\ntimeout = 1\n")
+    try:
+        loopback.enqueue(tool_calls(("slow", {"seconds": 30})), reply("It hung."))
+        turn = await ask(services, "hang", approve=Approvals())
+        (record,) = turn.reply.tool_calls
+        assert record.status is ToolStatus.FAILED and "timed out after 1 s" in (record.error or "")
+        assert "timed out" in loopback.requests[1].json["messages"][-1]["content"]
+        assert turn.reply.content == "It hung."
+    finally:
+        await services.close()
+
+
+async def test_a_server_that_crashes_in_a_call_fails_it_and_the_reply_goes_on(
+    tooled: Services, loopback: LoopbackServer
+) -> None:
+    loopback.enqueue(tool_calls(("crash", {})), reply("It crashed."))
+    turn = await ask(tooled, "crash it", approve=Approvals())
+    (record,) = turn.reply.tool_calls
+    assert record.status is ToolStatus.FAILED and record.error
+    assert turn.reply.content == "It crashed." and turn.reply.status is MessageStatus.COMPLETE
+    # Restarted once, it crashed again: the next turn says so and offers none of its tools.
+    again = await ask(tooled, "and now", turn.reply.conversation_id)
+    notices = [e.text for e in again.events if isinstance(e, ToolNotice)]
+    assert notices and notices[0].startswith("MCP server test failed:")
+    assert "tools" not in loopback.requests[-1].json
+    # The user restarts it (Settings → MCP servers): its tools are back.
+    state = await tooled.mcp.restart("test")
+    assert state.status == "ready"
+    await ask(tooled, "once more", turn.reply.conversation_id)
+    assert "echo" in tool_names(loopback.requests[-1].json)
+
+
+async def test_hostile_tool_output_is_stored_as_received(
+    tooled: Services, loopback: LoopbackServer
+) -> None:
+    hostile = "\x1b]0;pwned\x07\x1b[2J\u202eevil"
+    loopback.enqueue(tool_calls(("echo", {"text": hostile})), reply("ok"))
+    turn = await ask(tooled, "hostile", approve=Approvals())
+    assert turn.reply.tool_calls[0].output == hostile  # shown inert, stored as received

@@ -18,7 +18,16 @@ from tests.support import recordings
 from tests.support.fixtures import TEST_KEY, Outcome, collect, config_for, mock_client
 from tests.support.script import raw
 from tests.support.server import LoopbackServer
-from tui.domain import ApiKind, ChatRequest, InputMessage, Role, ToolCall, Usage
+from tui.domain import (
+    ApiKind,
+    ChatRequest,
+    InputMessage,
+    Role,
+    TextDelta,
+    ToolCall,
+    Usage,
+    WebSearch,
+)
 from tui.providers import errors
 from tui.providers.openai_compat import OpenAICompatibleProvider
 
@@ -86,6 +95,14 @@ def _deepseek(outcome: Outcome, recording: recordings.Recording) -> None:
 
 def _web_search(outcome: Outcome, recording: recordings.Recording) -> None:
     assert outcome.text == _done_text(recording)
+    searches = [e for e in outcome.events if isinstance(e, WebSearch)]
+    item = "ws_0b8efb0a110fb9bc0069793b041dc88190978ddc8b0a80f2ee"
+    assert searches == [
+        WebSearch(item),
+        WebSearch(item, done=True, query="January 1, 2026 Bitcoin price"),
+    ]
+    first_text = next(i for i, e in enumerate(outcome.events) if isinstance(e, TextDelta))
+    assert outcome.events.index(searches[-1]) < first_text  # shown before the answer
     first = outcome.citations[0]
     assert first.url.startswith("https://www.statmuse.com/money/ask/bitcoin-price-history")
     assert first.title == "Bitcoin Price History Janurary 2026 | StatMuse Money"

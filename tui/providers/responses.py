@@ -24,6 +24,7 @@ from tui.domain import (
     StreamEvent,
     TextDelta,
     ToolCall,
+    WebSearch,
 )
 from tui.providers.errors import NetworkError
 from tui.providers.payloads import (
@@ -208,6 +209,9 @@ class ResponsesStreamParser:
         item = payload.get("item")
         if isinstance(item, dict) and item.get("type") == "reasoning" and self._emitted:
             self._gap = True
+        search = _web_search(item, done=False)
+        if search is not None:
+            out.append(search)
         return False
 
     def _part_added(self, payload: dict[str, Any], out: list[StreamEvent]) -> bool:
@@ -250,6 +254,9 @@ class ResponsesStreamParser:
         return False
 
     def _item_done(self, payload: dict[str, Any], out: list[StreamEvent]) -> bool:
+        search = _web_search(payload.get("item"), done=True)
+        if search is not None:
+            out.append(search)
         call = _tool_call(payload.get("item"))
         if call is not None:
             out.append(call)
@@ -329,6 +336,17 @@ def _failure_payload(error: object) -> dict[str, Any]:
     if isinstance(error, dict) and error:
         return {"error": error}
     return {"error": {"code": "server_error", "message": "The response failed."}}
+
+
+def _web_search(item: object, *, done: bool) -> WebSearch | None:
+    """A ``web_search_call`` item as it starts or ends (with the query it ran)."""
+    if not isinstance(item, dict) or item.get("type") != "web_search_call":
+        return None
+    action = item.get("action")
+    query = action.get("query") if isinstance(action, dict) else None
+    return WebSearch(
+        str(item.get("id") or ""), done=done, query=query if isinstance(query, str) else None
+    )
 
 
 def _tool_call(item: object) -> ToolCall | None:

@@ -176,6 +176,21 @@ class McpHub:
                 self._stop_in_background(server)
         self._servers = new
 
+    async def restart(self, name: str) -> ServerState:
+        """Start ``name`` afresh, as the user asked (after a failure, or to reload its tools);
+        returns its state once it is ready or has failed. Unknown or disabled: left as is."""
+        server = self._servers.get(name)
+        if server is None or not server.settings.enabled:
+            return server.state if server is not None else ServerState(name, "off")
+        fresh = _Server(server.settings, self._initial_state(server.settings))
+        self._servers = {
+            key: fresh if key == name else value for key, value in self._servers.items()
+        }
+        self._stop_in_background(server)
+        self._set_state(fresh, fresh.state)
+        await self.tools([name])
+        return fresh.state
+
     @staticmethod
     def _initial_state(settings: McpServerSettings) -> ServerState:
         return ServerState(settings.name, "stopped" if settings.enabled else "off")

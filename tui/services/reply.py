@@ -28,6 +28,7 @@ from tui.domain import (
     ToolResult,
     ToolStatus,
     Usage,
+    WebSearch,
 )
 from tui.providers.errors import (
     MalformedResponseError,
@@ -143,6 +144,8 @@ class ReplyStream:
         """Stream the reply, persisting it; ends with one ``ReplyFinished``."""
         outcome: Finished | Failed | None = None
         request: ChatRequest | None = self.request
+        for problem in self.offer.problems:
+            yield ToolNotice(problem)
         try:
             while request is not None:
                 self.request, request = request, None
@@ -198,6 +201,8 @@ class ReplyStream:
                             yield event
                         elif kind is ToolCall:
                             self._round_calls.append(event)  # type: ignore[arg-type]
+                        elif kind is WebSearch:
+                            yield event  # type: ignore[misc]
                 if self._should_resend(outcome):
                     log.info(
                         "previous response %s is gone; resending the whole conversation",

@@ -124,6 +124,8 @@ class Offer:
     specs: tuple[ToolSpec, ...] = ()
     refs: dict[str, ToolRef] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+    """One line per server that could not be started (said once per failure)."""
 
     def __bool__(self) -> bool:
         return bool(self.specs)
@@ -164,6 +166,7 @@ class ToolRunner:
         """Called with (server, tool) when the user chooses "always allow"."""
         self.clock = clock
         self._allowed: set[tuple[str, str]] = set(self.policy.always_allow)
+        self._said: set[tuple[str, str | None]] = set()
 
     def set_policy(self, policy: ToolPolicy) -> None:
         """New settings: the always-allowed set follows them (plus this session's choices)."""
@@ -185,7 +188,27 @@ class ToolRunner:
         except Exception:  # a tool server must never break a turn
             log.warning("could not list the tools", exc_info=True)
             return NO_TOOLS
-        return make_offer(tool for tool in tools if tool.server not in without)
+        offer = make_offer(tool for tool in tools if tool.server not in without)
+        return replace(offer, problems=tuple(self._new_failures(without)))
+
+    def _new_failures(self, without: Collection[str]) -> list[str]:
+        """Servers that failed since last said: one line each, with what to do."""
+        states = getattr(self.source, "states", None)
+        lines: list[str] = []
+        for state in states() if states is not None else ():
+            if state.status != "failed" or state.name in without:
+                continue
+            said = (state.name, state.error)
+            if said in self._said:
+                continue
+            self._said.add(said)
+            lines.append(
+                inert(
+                    f"MCP server {state.name} {state.describe()}; its tools are not offered "
+                    "(Settings → MCP servers)."
+                )
+            )
+        return lines
 
     def servers(self) -> list[str]:
         """The names of the enabled servers, as the source knows them."""

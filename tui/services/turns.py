@@ -16,6 +16,7 @@ from tui.domain import (
     TextDelta,
     ToolCallRecord,
     Usage,
+    WebSearch,
 )
 
 if TYPE_CHECKING:
@@ -148,6 +149,7 @@ TurnEvent = (
     | TextDelta
     | ReasoningDelta
     | Citation
+    | WebSearch
     | Usage
     | ToolCallsAsked
     | ToolCallChanged
