@@ -222,6 +222,32 @@ def build_parser() -> argparse.ArgumentParser:
         "The settings file is edited in place: its comments and other keys stay.",
     )
     mcp_import.add_argument("file", help="the JSON file")
+    mcp_add = mcp_actions.add_parser(
+        "add",
+        parents=[common],
+        help="add a server: NAME COMMAND [ARGS...] (stdio) or NAME --url URL (streamable HTTP)",
+        description="Examples: 'tui-chat mcp add clock -- python -m tui.mcp_clock' (the example "
+        "clock server), 'tui-chat mcp add search --url http://127.0.0.1:8931/mcp'.",
+    )
+    mcp_add.add_argument("name", help="letters, digits, - and _ (it prefixes clashing tool names)")
+    mcp_add.add_argument("--url", help="a streamable-HTTP server's URL")
+    mcp_add.add_argument(
+        "--header", action="append", default=[], metavar="NAME=VALUE", help="an HTTP header"
+    )
+    mcp_add.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="for a stdio server"
+    )
+    mcp_add.add_argument(
+        "server_command",
+        nargs=argparse.REMAINDER,
+        metavar="COMMAND",
+        help="the command and its arguments",
+    )
+    mcp_actions.add_parser(
+        "tools",
+        parents=[common],
+        help="start the enabled servers and list their tools (or why a server failed)",
+    )
     return parser
 
 

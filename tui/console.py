@@ -748,6 +748,10 @@ async def _mcp(args: argparse.Namespace) -> int:
     settings, problems = load_settings(path, env={})  # the file as it is, no overrides
     for problem in problems:
         print(f"tui-chat: note: {printable(problem)}", file=sys.stderr)
+    if args.mcp_action == "tools":
+        return await _mcp_tools(settings)
+    if args.mcp_action == "add":
+        return await _mcp_add(args, settings, path)
     if args.mcp_action == "list":
         if not settings.mcp_servers:
             where = printable(str(path))
@@ -775,6 +779,71 @@ async def _mcp(args: argparse.Namespace) -> int:
     for server in found.added:
         print(f"Added {describe(server)}")
     return EXIT_OK
+
+
+async def _mcp_add(args: argparse.Namespace, settings: Any, path: Path) -> int:
+    """``mcp add NAME COMMAND...`` or ``mcp add NAME --url URL``, checked as the file is."""
+    from tui.config.settings import parse_mcp_server
+    from tui.services.mcp_config import describe, with_servers
+    from tui.services.settings_edit import SettingsFileError, apply_settings
+
+    command = [part for part in args.server_command if part != "--"]
+    if bool(command) == bool(args.url):
+        raise UsageError("give either a command (stdio) or --url URL (streamable HTTP)")
+    if args.name in settings.mcp_servers:
+        raise UsageError(f"there is already an MCP server named {printable(args.name)!r}")
+    section: dict[str, Any] = {}
+    if args.url:
+        section["url"] = args.url
+        section["headers"] = _pairs(args.header, "--header")
+    else:
+        section["command"], section["args"] = command[0], command[1:]
+        section["env"] = _pairs(args.env, "--env")
+    problems: list[str] = []
+    server = parse_mcp_server(args.name, section, problems)
+    if server is None or problems:
+        raise UsageError(printable("; ".join(problems) or "that server cannot be used"))
+    try:
+        await apply_settings(with_servers(settings, [server]), path, previous=settings)
+    except SettingsFileError as exc:
+        raise CommandError(f"{exc}; nothing was added") from None
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot save {path}: {exc}") from None
+    print(f"Added {describe(server)}")
+    return EXIT_OK
+
+
+def _pairs(items: list[str], option: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"{option} takes NAME=VALUE, not {printable(item)!r}")
+        found[name] = value
+    return found
+
+
+async def _mcp_tools(settings: Any) -> int:
+    """Start each enabled server, print its state and its tools; exit 1 if one failed."""
+    from tui.services.mcp_client import McpHub
+
+    if not settings.mcp_servers:
+        print("No MCP servers configured; 'tui-chat mcp add' or 'tui-chat mcp import' adds some.")
+        return EXIT_OK
+    hub = McpHub(settings.mcp_servers.values(), call_timeout=settings.tools.timeout)
+    try:
+        tools = await hub.tools()
+        failed = False
+        for state in hub.states():
+            print(printable(f"{state.name}: {state.describe()}"))
+            failed = failed or state.status == "failed"
+            for tool in (t for t in tools if t.server == state.name):
+                summary = (tool.description or "").strip().splitlines()
+                line = f"  {tool.name}" + (f"  {summary[0][:80]}" if summary else "")
+                print(printable(line))
+    finally:
+        await hub.close()
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 async def _db(args: argparse.Namespace) -> int:

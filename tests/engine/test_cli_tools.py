@@ -139,3 +139,29 @@ def test_the_demo_model_calls_the_example_clock_server() -> None:
     assert result.returncode == 0, result.stderr
     assert "tui-chat: tool current_time (clock): done" in result.stderr
     assert "current_time" in result.stdout and "UTC" in result.stdout
+
+
+def test_mcp_add_then_tools_lists_what_each_server_offers(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('# my notes\n[ui]\ntheme = "dusk"\n')
+    added = run(
+        "--config", str(config), "mcp", "add", "clock", "--", sys.executable, "-m", "tui.mcp_clock"
+    )
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith("Added clock  stdio: ")
+    missing = run("--config", str(config), "mcp", "add", "gone", "no-such-mcp-command")
+    assert missing.returncode == 0, missing.stderr
+    clash = run("--config", str(config), "mcp", "add", "clock", "--url", "http://127.0.0.1:1/mcp")
+    assert clash.returncode == 2 and "already an MCP server named 'clock'" in clash.stderr
+    bad = run("--config", str(config), "mcp", "add", "bad name", "--url", "http://x/mcp")
+    assert bad.returncode == 2 and "letters, digits" in bad.stderr
+    text = config.read_text()
+    assert text.startswith('# my notes\n[ui]\ntheme = "dusk"\n')  # the rest kept as it was
+    assert "[mcp_servers.clock]" in text and "[mcp_servers.gone]" in text
+
+    listed = run("--config", str(config), "mcp", "tools")
+    assert listed.returncode == 1  # one server failed
+    lines = listed.stdout.splitlines()
+    assert lines[0] == "clock: 1 tool" and lines[1].startswith("  current_time  ")
+    assert lines[2] == "gone: failed: command not found: no-such-mcp-command"
+    assert listed.stderr == ""

@@ -448,7 +448,10 @@ def compose_tool_answer(
     for name, output in results:
         quoted = excerpt(output, TOOL_OUTPUT_QUOTE).rstrip(".") or "nothing"
         who = f"The `{name}` tool" if name else "The tool"
-        lines.append(f"{who} says: {quoted}.")
+        if output.startswith(("The user declined", "Tool calls are not allowed")):
+            lines.append(f"{who} was not run ({quoted.lower()}), so I answer without it.")
+        else:
+            lines.append(f"{who} says: {quoted}.")
     noun = "tool" if len(results) == 1 else "tools"
     lines.append(
         f"That is my answer to “{excerpt(conversation.prompt)}”, going by what the {noun} returned."
