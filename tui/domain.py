@@ -93,6 +93,16 @@ class WebSearch:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A tool call as it streams in: its place in the answer, its name (once known) and a piece
+    of its arguments; the whole call follows as one ``ToolCall``."""
+
+    index: int
+    name: str
+    arguments: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCall:
     """A complete function call the model asked for."""
 
@@ -164,6 +174,7 @@ StreamEvent = (
     | ReasoningDelta
     | Citation
     | WebSearch
+    | ToolCallDelta
     | ToolCall
     | Usage
     | ResponseStarted

@@ -23,6 +23,7 @@ from tui.domain import (
     InputMessage,
     Role,
     ToolCall,
+    ToolCallDelta,
     ToolResult,
     ToolSpec,
 )
@@ -375,6 +376,22 @@ async def test_the_adapters_turn_scripted_calls_into_tool_call_events(
         "get_capital",
         "multiply",
     ]
+
+
+@pytest.mark.parametrize("api", [ApiKind.CHAT, ApiKind.RESPONSES])
+async def test_a_streamed_call_shows_its_name_and_arguments_as_they_arrive(
+    loopback: LoopbackServer, http_client: httpx.AsyncClient, api: ApiKind
+) -> None:
+    loopback.enqueue(tool_calls(CAPITAL, ("call_9", "multiply", MULTIPLY[1])))
+    outcome = await collect(provider_for(loopback, http_client), tools_request(), api)
+    deltas = [e for e in outcome.events if isinstance(e, ToolCallDelta)]
+    assert len(deltas) >= 4  # at least two pieces of arguments per call
+    for index, call in enumerate(outcome.tool_calls):
+        mine = [d for d in deltas if d.index == index]
+        assert {d.name for d in mine} == {call.name}
+        assert "".join(d.arguments for d in mine) == call.arguments
+        last_piece = max(i for i, e in enumerate(outcome.events) if e in mine)
+        assert last_piece < outcome.events.index(call)  # the pieces come before the call
 
 
 @pytest.mark.parametrize("api", [ApiKind.CHAT, ApiKind.RESPONSES])

@@ -23,6 +23,7 @@ from tui.domain import (
     StreamEvent,
     TextDelta,
     ToolCall,
+    ToolCallDelta,
     Usage,
 )
 from tui.providers.errors import EndpointNotSupportedError, NetworkError
@@ -192,7 +193,10 @@ class ChatStreamParser:
             function = function if isinstance(function, dict) else {}
             slot[0] = slot[0] or text_of(call.get("id"))
             slot[1] = slot[1] or text_of(function.get("name"))
-            slot[2] += text_of(function.get("arguments"))
+            piece = text_of(function.get("arguments"))
+            slot[2] += piece
+            if slot[1]:
+                out.append(ToolCallDelta(list(self._tools).index(index), slot[1], piece))
         for annotation in delta.get("annotations") or ():
             citation = citation_from(annotation)
             if citation is not None:

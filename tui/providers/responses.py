@@ -24,6 +24,7 @@ from tui.domain import (
     StreamEvent,
     TextDelta,
     ToolCall,
+    ToolCallDelta,
     WebSearch,
 )
 from tui.providers.errors import NetworkError
@@ -137,7 +138,16 @@ def _input_item(message: InputMessage) -> dict[str, Any]:
 class ResponsesStreamParser:
     """Turns Responses stream events into stream events, one ``data:`` at a time."""
 
-    __slots__ = ("_context", "_store", "_started", "_emitted", "_streamed", "_gap", "_tools")
+    __slots__ = (
+        "_context",
+        "_store",
+        "_started",
+        "_emitted",
+        "_streamed",
+        "_gap",
+        "_tools",
+        "_calls",
+    )
 
     def __init__(self, context: ErrorContext | None = None, *, store: bool = True) -> None:
         self._context = context or ErrorContext(api="responses")
@@ -149,6 +159,8 @@ class ResponsesStreamParser:
         """Deltas arrived for the current part, so its ``.done`` text is a repeat."""
         self._gap = False
         self._tools = False
+        self._calls: dict[str, tuple[int, str]] = {}
+        """Function-call item id -> its index among the answer's calls, and its name."""
 
     def feed(self, event: str, data: str, out: list[StreamEvent]) -> bool:
         """Parse one event's data into ``out``; True once the stream is over."""
@@ -212,6 +224,20 @@ class ResponsesStreamParser:
         search = _web_search(item, done=False)
         if search is not None:
             out.append(search)
+        if isinstance(item, dict) and item.get("type") == "function_call":
+            name = text_of(item.get("name"))
+            self._calls[text_of(item.get("id"))] = (len(self._calls), name)
+            if name:
+                out.append(
+                    ToolCallDelta(len(self._calls) - 1, name, text_of(item.get("arguments")))
+                )
+        return False
+
+    def _arguments_delta(self, payload: dict[str, Any], out: list[StreamEvent]) -> bool:
+        known = self._calls.get(text_of(payload.get("item_id")))
+        piece = text_of(payload.get("delta"))
+        if known is not None and known[1] and piece:
+            out.append(ToolCallDelta(known[0], known[1], piece))
         return False
 
     def _part_added(self, payload: dict[str, Any], out: list[StreamEvent]) -> bool:
@@ -310,6 +336,7 @@ _HANDLERS: dict[str, _Handler] = {
     "response.reasoning_text.done": ResponsesStreamParser._reasoning_done,
     "response.output_text.annotation.added": ResponsesStreamParser._annotation,
     "response.output_item.done": ResponsesStreamParser._item_done,
+    "response.function_call_arguments.delta": ResponsesStreamParser._arguments_delta,
     "response.completed": ResponsesStreamParser._terminal,
     "response.incomplete": ResponsesStreamParser._terminal,
     "response.failed": ResponsesStreamParser._failed,

@@ -24,6 +24,7 @@ from tui.domain import (
     Role,
     TextDelta,
     ToolCall,
+    ToolCallDelta,
     ToolCallRecord,
     ToolResult,
     ToolStatus,
@@ -201,7 +202,7 @@ class ReplyStream:
                             yield event
                         elif kind is ToolCall:
                             self._round_calls.append(event)  # type: ignore[arg-type]
-                        elif kind is WebSearch:
+                        elif kind is WebSearch or kind is ToolCallDelta:
                             yield event  # type: ignore[misc]
                 if self._should_resend(outcome):
                     log.info(

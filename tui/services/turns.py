@@ -14,6 +14,7 @@ from tui.domain import (
     ProviderConfig,
     ReasoningDelta,
     TextDelta,
+    ToolCallDelta,
     ToolCallRecord,
     Usage,
     WebSearch,
@@ -150,6 +151,7 @@ TurnEvent = (
     | ReasoningDelta
     | Citation
     | WebSearch
+    | ToolCallDelta
     | Usage
     | ToolCallsAsked
     | ToolCallChanged
