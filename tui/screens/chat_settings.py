@@ -1,5 +1,5 @@
-"""One conversation's settings: API, reasoning effort, verbosity, temperature, output limit and
-system prompt. The model picker sets provider and model; this panel edits the rest.
+"""One conversation's settings: API, reasoning effort, verbosity, temperature, output limit,
+system prompt and tools. The model picker sets provider and model; this panel edits the rest.
 
 Dismissed with the edited ``ChatSettings`` (Save, Ctrl+S) or ``None`` (Cancel, Esc); the
 caller stores them, and they apply from the conversation's next turn.
@@ -7,14 +7,16 @@ caller stores them, and they apply from the conversation's next turn.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Select, Static, TextArea
+from textual.widgets import Button, Checkbox, Input, Select, Static, Switch, TextArea
 
 from tui.config.settings import VERBOSITY_LEVELS
 from tui.domain import ApiMode, ChatSettings, ModelInfo
@@ -34,12 +36,24 @@ class ChatSettingsScreen(ModalScreen[ChatSettings | None]):
     ]
 
     def __init__(
-        self, settings: ChatSettings, model: ModelInfo, *, target: str, route: str
+        self,
+        settings: ChatSettings,
+        model: ModelInfo,
+        *,
+        target: str,
+        route: str,
+        servers: Sequence[str] | None = None,
     ) -> None:
         """``model``: the conversation's model (its effort levels and whether it takes a
-        verbosity); ``target``: what the settings are for; ``route``: provider · model."""
+        verbosity); ``target``: what the settings are for; ``route``: provider · model;
+        ``servers``: the enabled MCP servers, to turn off one by one (default: those of the
+        app's open services, if it has them)."""
         super().__init__()
         self.initial = settings
+        self.servers = None if servers is None else list(servers)
+        self.tools_switch = Switch(settings.tools, id="chat-tools")
+        self.server_boxes: dict[str, Checkbox] = {}
+        """One checkbox per enabled MCP server, by name (made when composed)."""
         self.model = model
         self.target = target
         self.route = route
@@ -108,6 +122,7 @@ class ChatSettingsScreen(ModalScreen[ChatSettings | None]):
             yield Static(self.route, id="chat-settings-route", markup=False)
             with VerticalScroll(id="chat-settings-form"):
                 yield from self.rows
+                yield from self._tool_rows()
             with Horizontal(id="chat-settings-actions"):
                 yield Static(
                     "They apply from the next message. Ctrl+S saves, Esc cancels.",
@@ -117,8 +132,52 @@ class ChatSettingsScreen(ModalScreen[ChatSettings | None]):
                 yield Button("Cancel", id="chat-settings-cancel")
                 yield Button("Save", variant="primary", id="chat-settings-save")
 
+    def _enabled_servers(self) -> list[str]:
+        if self.servers is not None:
+            return self.servers
+        handle = getattr(self.app, "handle", None)
+        services = getattr(handle, "current", None)
+        if services is None:
+            return []
+        return [name for name, server in services.settings.mcp_servers.items() if server.enabled]
+
+    def _tool_rows(self) -> list[FieldRow]:
+        """The Tools switch, and a checkbox for each enabled server when there are any."""
+        names = self._enabled_servers()
+        rows = [
+            FieldRow(
+                "Tools",
+                self.tools_switch,
+                hint="Offer the MCP servers' tools to the model in this conversation.",
+            )
+        ]
+        if names:
+            off = set(self.initial.tools_off)
+            for number, name in enumerate(names):
+                self.server_boxes[name] = Checkbox(
+                    Content(inert(name)),
+                    name not in off,
+                    id=f"chat-tools-server-{number}",
+                    classes="tool-server",
+                    disabled=not self.initial.tools,
+                    compact=True,
+                )
+            rows.append(
+                FieldRow(
+                    "Servers",
+                    Vertical(*self.server_boxes.values(), id="chat-tool-servers"),
+                    hint="Unchecked servers' tools are not offered here.",
+                )
+            )
+        return rows
+
     def on_mount(self) -> None:
         self.mode_select.focus()
+
+    def on_switch_changed(self, event: Switch.Changed) -> None:
+        if event.switch is self.tools_switch:
+            for box in self.server_boxes.values():
+                box.disabled = not event.value
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "chat-settings-save":
@@ -154,4 +213,13 @@ class ChatSettingsScreen(ModalScreen[ChatSettings | None]):
             temperature=check_temperature(self.temperature_input.value),
             max_output_tokens=check_max_output_tokens(self.max_tokens_input.value),
             system_prompt=self.prompt_area.text.strip() or None,
+            tools=self.tools_switch.value,
+            tools_off=self._tools_off(),
         )
+
+    def _tools_off(self) -> tuple[str, ...]:
+        """The servers unchecked here, and those turned off before that are not shown (a
+        server disabled or gone from the settings keeps its choice)."""
+        kept = [name for name in self.initial.tools_off if name not in self.server_boxes]
+        unchecked = [name for name, box in self.server_boxes.items() if not box.value]
+        return tuple(dict.fromkeys([*kept, *unchecked]))

@@ -16,9 +16,10 @@ Usage from the app (inside a worker, or with a callback)::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from itertools import count
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -44,6 +45,7 @@ from tui.providers.catalog import DEMO_PROVIDER, custom_provider
 from tui.providers.presets import BUILTIN_MODELS, BUILTIN_PROVIDERS
 from tui.screens.settings_defaults import DefaultsForm
 from tui.screens.settings_fields import FieldRow
+from tui.screens.settings_mcp import McpSection
 from tui.screens.settings_providers import ProviderForm
 from tui.services.settings_edit import (
     KeyStatus,
@@ -55,12 +57,16 @@ from tui.services.settings_edit import (
     key_statuses,
 )
 
+if TYPE_CHECKING:
+    from tui.config.settings import McpServerSettings
+    from tui.services.mcp_client import McpHub
+
 __all__ = ["KeyStatus", "SettingsScreen", "apply_settings", "key_status", "key_statuses"]
 
 HINT = "Ctrl+S saves · Esc cancels"
 
 
-SECTIONS = ("providers", "defaults", "appearance")
+SECTIONS = ("providers", "defaults", "appearance", "mcp")
 """The settings' tabs, as ``tab`` names them."""
 
 
@@ -84,6 +90,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
         preview_theme: bool = True,
         env: Mapping[str, str] | None = None,
         tab: str = "providers",
+        mcp: McpHub | None = None,
     ) -> None:
         """Args:
         settings: the current settings (left untouched).
@@ -94,7 +101,9 @@ class SettingsScreen(ModalScreen[Settings | None]):
         focus_provider: open on this provider's key field (e.g. after a missing-key error).
         themes: theme names to offer; default: the app's registered themes.
         preview_theme: apply the chosen theme at once (undone on cancel).
-        tab: the section to open on: ``providers``, ``defaults`` or ``appearance``.
+        tab: the section to open on: ``providers``, ``defaults``, ``appearance`` or ``mcp``.
+        mcp: the running MCP servers, for their live state; default: the app's services'
+            (``app.handle``), if it has them open.
         """
         super().__init__()
         self.settings = settings
@@ -104,6 +113,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
         self.tab = tab if tab in SECTIONS else "providers"
         self.themes = themes
         self.preview_theme = preview_theme
+        self.mcp = mcp
         self.removed: set[str] = set()
         """Custom providers removed on the screen, dropped on Save."""
         kept = [
@@ -174,6 +184,8 @@ class SettingsScreen(ModalScreen[Settings | None]):
                         self._known_models(),
                         id="defaults-form",
                     )
+                with TabPane("MCP servers", id="tab-mcp"):
+                    yield self._mcp_section()
                 with TabPane("Appearance", id="tab-appearance"):
                     with VerticalScroll(id="appearance-form"):
                         names = self._theme_names()
@@ -193,6 +205,21 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 yield Static(HINT, id="settings-message", markup=False)
                 yield Button("Cancel", id="settings-cancel")
                 yield Button("Save", variant="primary", id="settings-save")
+
+    def _mcp_section(self) -> McpSection:
+        """The MCP servers, with the hub given or else the one of the app's open services."""
+        hub, source = self.mcp, self
+
+        def running() -> Iterable[McpServerSettings]:
+            """The servers the hub runs (to start a failed one afresh)."""
+            return source.settings.mcp_servers.values()
+
+        if hub is None:
+            handle = getattr(self.app, "handle", None)
+            services = getattr(handle, "current", None)
+            if services is not None:
+                hub, source = services.mcp, services
+        return McpSection(self.settings.mcp_servers, hub, running=running, id="mcp-section")
 
     def _known_models(self) -> list[str]:
         ids = {model.id for models in BUILTIN_MODELS.values() for model in models}
@@ -288,6 +315,10 @@ class SettingsScreen(ModalScreen[Settings | None]):
     def _refresh_provider_choices(self) -> None:
         self.query_one(DefaultsForm).set_providers(self.labels)
 
+    @on(McpSection.Say)
+    def _mcp_says(self, event: McpSection.Say) -> None:
+        self._say(event.text, error=event.error)
+
     # ------------------------------------------------------------------------------ theme
 
     @on(Select.Changed, "#theme-select")
@@ -319,6 +350,11 @@ class SettingsScreen(ModalScreen[Settings | None]):
             fields = "1 field needs" if len(invalid) == 1 else f"{len(invalid)} fields need"
             self._say(f"{fields} fixing: {invalid[0].error}", error=True)
             return None
+        if self.query_one(McpSection).pending_add:
+            self.query_one("#settings-tabs", TabbedContent).active = "tab-mcp"
+            self.query_one("#add-mcp-button", Button).focus()
+            self._say("Press Add to add the new MCP server, or clear its fields.", error=True)
+            return None
         pending = self.query("#add-provider Input").results(Input)
         if any(field.value.strip() for field in pending):
             self.query_one("#settings-tabs", TabbedContent).active = "tab-providers"
@@ -346,6 +382,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
             defaults=self.query_one(DefaultsForm).defaults(),
             ui=replace(settings.ui, theme=theme if isinstance(theme, str) else settings.ui.theme),
             providers=providers,
+            mcp_servers=dict(self.query_one(McpSection).servers),
         )
 
     @on(Button.Pressed, "#settings-save")

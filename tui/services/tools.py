@@ -169,9 +169,10 @@ class ToolRunner:
         self._said: set[tuple[str, str | None]] = set()
 
     def set_policy(self, policy: ToolPolicy) -> None:
-        """New settings: the always-allowed set follows them (plus this session's choices)."""
+        """New settings: the always-allowed set is theirs from now on (an "always allow" of
+        this session is in them already: it was saved to the settings when chosen)."""
         self.policy = policy
-        self._allowed |= set(policy.always_allow)
+        self._allowed = set(policy.always_allow)
 
     def allowed(self, server: str, tool: str) -> bool:
         return (server, tool) in self._allowed
