@@ -44,7 +44,11 @@ from tui.services.turns import (
     ReplyTextEnded,
     RouteChosen,
     TitleChanged,
+    ToolCallChanged,
+    ToolCallsAsked,
+    ToolNotice,
     TurnEvent,
+    TurnOptions,
     UserMessageSaved,
 )
 from tui.widgets.chat_log import ChatLog
@@ -57,6 +61,7 @@ if TYPE_CHECKING:
     from tui.screens.model_picker import PickerResult
     from tui.services.container import Services
     from tui.services.handle import ServiceHandle
+    from tui.services.tools import ApprovalRequest, Decision
     from tui.widgets.message_view import MessageView
     from tui.widgets.message_view import MessageView as View
 
@@ -354,7 +359,9 @@ class ConversationScreen(Screen[None]):
         if self.editing is not None:
             edited = self.editing
             self.run_turn(
-                lambda s: s.chat.edit(edited.id, text, attachments=attachments or None),
+                lambda s: s.chat.edit(
+                    edited.id, text, attachments=attachments or None, options=self._options()
+                ),
                 reset_to=edited.parent_id,
                 clear_prompt=True,
             )
@@ -363,10 +370,47 @@ class ConversationScreen(Screen[None]):
             settings = self.new_chat_settings if conversation_id is None else None
             self.run_turn(
                 lambda s: s.chat.send(
-                    conversation_id, text, attachments=attachments, settings=settings
+                    conversation_id,
+                    text,
+                    attachments=attachments,
+                    settings=settings,
+                    options=self._options(),
                 ),
                 clear_prompt=True,
             )
+
+    def on_screen_resume(self) -> None:
+        # A footer rebuild asked for while a modal was in front (a tool approval) is handed to
+        # that modal by Textual and lost when it closes: ask again once this screen is back.
+        for footer in self.query(KeysFooter):
+            footer.call_later(footer.recompose)
+
+    def _options(self) -> TurnOptions:
+        """This screen's turn options: tool calls are asked about with a modal."""
+        return TurnOptions(approve=self._approve)
+
+    async def _approve(self, request: ApprovalRequest) -> Decision:
+        """Ask about one tool call (the engine awaits this inside the turn); anything but an
+        answer is Deny. A turn stopped meanwhile closes the question."""
+        from tui.screens.tool_approval import ToolApprovalScreen
+        from tui.services.tools import Decision
+
+        answer: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        closed = False
+
+        def answered(decision: Decision | None) -> None:
+            nonlocal closed
+            closed = True
+            if not answer.done():
+                answer.set_result(decision if decision is not None else Decision.DENY)
+
+        question = ToolApprovalScreen(request)
+        try:
+            await self.app.push_screen(question, answered)
+            return await answer
+        finally:
+            if not closed and question.is_current:  # the turn stopped while it asked
+                question.dismiss(None)
 
     @work(group="stream", exclusive=True, exit_on_error=False)
     async def run_turn(
@@ -474,8 +518,17 @@ class ConversationScreen(Screen[None]):
                 await self._finish_view(services, view, event)
             elif isinstance(event, TitleChanged):
                 self.sub_title = event.title
+            elif isinstance(event, ToolCallsAsked):
+                if view is not None:
+                    await view.add_tool_calls(event.calls)
+            elif isinstance(event, ToolCallChanged):
+                if view is not None:
+                    view.update_tool_call(event.call)
+            elif isinstance(event, ToolNotice):
+                self.notify(inert(event.text), severity="warning", timeout=10)
             elif isinstance(event, Citation):
-                continue
+                if view is not None:
+                    await view.add_citation(event)
 
     async def _route_chosen(self, services: Services, event: RouteChosen) -> None:
         """The engine chose (and stored) the route: show the conversation as it now is."""
@@ -591,7 +644,9 @@ class ConversationScreen(Screen[None]):
             return
         view = self.log_widget.view_for(message_id)
         parent = view.message.parent_id if view is not None else None
-        self.run_turn(lambda s: s.chat.regenerate(message_id), reset_to=parent)
+        self.run_turn(
+            lambda s: s.chat.regenerate(message_id, options=self._options()), reset_to=parent
+        )
 
     def on_message_view_edit_requested(self, event: MessageView.EditRequested) -> None:
         event.stop()

@@ -8,6 +8,7 @@ with ``finish``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import ClassVar
 
@@ -23,9 +24,10 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 from textual.widgets._markdown import MarkdownFence
 
-from tui.domain import Message, MessageStatus, Role, Usage
+from tui.domain import Citation, Message, MessageStatus, Role, ToolCallRecord, Usage
 from tui.services.history import inert
 from tui.widgets.streaming_markdown import StreamingMarkdown
+from tui.widgets.tool_block import ToolCallBlock
 
 _STATUS_NOTES = {
     MessageStatus.STREAMING: "writing…",
@@ -84,6 +86,49 @@ class MessageHeader(Static):
         view.request_sibling(direction)
 
 
+def sources_content(citations: Sequence[Citation]) -> Content:
+    """``Sources`` and one numbered line per source: ``1. Title — url`` (inert; a click on a
+    line opens its url)."""
+    parts: list[tuple[str, str | Style] | str] = [("Sources", "bold $text-muted")]
+    for index, citation in enumerate(citations):
+        url = inert(citation.url)
+        title = inert(citation.title or "").strip()
+        link = Style.from_meta({"@click": f"open_source({index})"}) + Style(underline=True)
+        parts.append(f"\n{index + 1}. ")
+        if title and title != url:
+            parts.append((title, link))
+            parts.append(("  — ", "$text-muted"))
+            parts.append((url, "$text-muted"))
+        else:
+            parts.append((url, link))
+    return Content.assemble(*parts)
+
+
+class SourcesList(Static):
+    """The web sources an answer cites, numbered, under its text."""
+
+    def __init__(self, citations: Sequence[Citation]) -> None:
+        super().__init__(sources_content(citations), classes="sources")
+        self.citations = list(citations)
+
+    def show(self, citations: Sequence[Citation]) -> None:
+        self.citations = list(citations)
+        self.update(sources_content(self.citations))
+
+    def action_open_source(self, index: int) -> None:
+        """Open a source's url (a click on its line)."""
+        if 0 <= index < len(self.citations):
+            self.app.open_url(self.citations[index].url)
+
+
+def _unique(citations: Iterable[Citation]) -> list[Citation]:
+    """Citations in order, each url once."""
+    first: dict[str, Citation] = {}
+    for citation in citations:
+        first.setdefault(citation.url, citation)
+    return list(first.values())
+
+
 class MessageView(Widget, can_focus=True):
     """One message, as the conversation shows it."""
 
@@ -103,6 +148,8 @@ class MessageView(Widget, can_focus=True):
         & > .attachments { color: $text-muted; padding: 0 1; height: auto; }
         & > .error { color: $text-error; background: $error 10%; padding: 0 1; height: auto; }
         & > Collapsible { margin: 0; padding: 0; border-top: none; background: transparent; }
+        & > ToolCallBlock { margin: 0 1; }
+        & > .sources { height: auto; padding: 0 1; margin: 1 0 0 0; }
         & MarkdownFence.-selected { outline: round $accent; }
     }
     """
@@ -205,12 +252,45 @@ class MessageView(Widget, can_focus=True):
         self._reasoning: StreamingMarkdown | None = None
         self._collapsible: Collapsible | None = None
         self._error: Static | None = None
-        self._body: StreamingMarkdown | Static = (
-            StreamingMarkdown(message.content, classes="body")
-            if message.role is Role.ASSISTANT
-            else Static(Content(inert(message.content)), classes="body")
-        )
+        self._tool_blocks: dict[tuple[int, str], ToolCallBlock] = {}
+        """Each call's block by (round, call id): a server may use the same ids every round."""
+        self._citations = _unique(message.citations)
+        self._sources: SourcesList | None = None
+        self._segments: list[StreamingMarkdown | Static] = []
+        """The answer's text, split at its rounds of tool calls; the last one is ``body``."""
+        self._parts: list[Widget] = []
+        """What compose yields between the reasoning and the attachments."""
+        if message.role is Role.ASSISTANT:
+            self._split(message)
+        else:
+            self._segments.append(Static(Content(inert(message.content)), classes="body"))
+            self._parts.append(self._segments[0])
+        self._body: StreamingMarkdown | Static = self._segments[-1]
         self.set_class(message.role is Role.USER, "-user")
+
+    def _split(self, message: Message) -> None:
+        """Text segments with each round's tool calls between them, cut at the rounds'
+        offsets in the text."""
+        content = message.content
+        rounds: dict[int, list[ToolCallRecord]] = {}
+        for record in message.tool_calls:
+            rounds.setdefault(record.round, []).append(record)
+        start = 0
+        for number in sorted(rounds):
+            records = rounds[number]
+            end = min(max(records[0].offset, start), len(content))
+            segment = StreamingMarkdown(content[start:end], classes="body")
+            segment.display = end > start
+            self._segments.append(segment)
+            self._parts.append(segment)
+            for record in records:
+                block = ToolCallBlock(record)
+                self._tool_blocks[record.round, record.call_id] = block
+                self._parts.append(block)
+            start = end
+        last = StreamingMarkdown(content[start:], classes="body")
+        self._segments.append(last)
+        self._parts.append(last)
 
     # ------------------------------------------------------------------ composition
 
@@ -219,7 +299,10 @@ class MessageView(Widget, can_focus=True):
         yield MessageHeader(header_content(message, self.sibling))
         if message.reasoning:
             yield self._make_reasoning(message.reasoning, collapsed=not self.reasoning_shown)
-        yield self._body
+        yield from self._parts
+        if self._citations:
+            self._sources = SourcesList(self._citations)
+            yield self._sources
         if message.attachments:
             names = "  ".join(f"📎 {inert(item.name)}" for item in message.attachments)
             yield Static(Content(names), classes="attachments")
@@ -239,8 +322,26 @@ class MessageView(Widget, can_focus=True):
 
     @property
     def body(self) -> StreamingMarkdown | Static:
-        """The widget showing the message text."""
+        """The widget showing the message text (after the last tool calls, if any)."""
         return self._body
+
+    @property
+    def segments(self) -> list[StreamingMarkdown | Static]:
+        """The widgets showing the text, in order: one per stretch between tool calls."""
+        return list(self._segments)
+
+    @property
+    def tool_blocks(self) -> list[ToolCallBlock]:
+        """The tool calls shown, in order."""
+        return list(self._tool_blocks.values())
+
+    @property
+    def citations(self) -> list[Citation]:
+        """The sources shown under the answer."""
+        return list(self._citations)
+
+    def _markdown_segments(self) -> list[StreamingMarkdown]:
+        return [s for s in self._segments if isinstance(s, StreamingMarkdown)]
 
     @property
     def reasoning_collapsible(self) -> Collapsible | None:
@@ -249,15 +350,14 @@ class MessageView(Widget, can_focus=True):
 
     @property
     def text(self) -> str:
-        """The message text as received so far."""
-        body = self.body
-        return body.text if isinstance(body, StreamingMarkdown) else self.message.content
+        """The message text as received so far (every segment)."""
+        segments = self._markdown_segments()
+        return "".join(s.text for s in segments) if segments else self.message.content
 
     @property
     def code_blocks(self) -> list[str]:
         """The code of each code block of the answer."""
-        body = self.body
-        return body.code_blocks if isinstance(body, StreamingMarkdown) else []
+        return [code for segment in self._markdown_segments() for code in segment.code_blocks]
 
     async def show_window(self, top: int, bottom: int, height: int) -> None:
         """Have a long answer mount the blocks near rows ``top..bottom`` of this view.
@@ -265,24 +365,27 @@ class MessageView(Widget, can_focus=True):
         Its offset inside the view comes from the last layout of the parts above it; a view
         not laid out yet is left to its own check after the layout.
         """
-        body = self.body
-        if not isinstance(body, StreamingMarkdown) or not body.foldable:
+        foldable = [s for s in self._markdown_segments() if s.foldable]
+        if not foldable:
             return
-        offset = self.styles.gutter.top + body.styles.gutter.top
+        offset = self.styles.gutter.top
         previous_margin = 0
         for child in self.children:
             if not child.display:
                 continue
             margin = child.styles.margin
-            if child is body:
-                offset += max(previous_margin, margin.top)
-                break
+            child_top = offset + max(previous_margin, margin.top)
+            if child in foldable:
+                inner = child_top + child.styles.gutter.top
+                await child.show_window(top - inner, bottom - inner, height)
+                foldable.remove(child)
+                if not foldable:
+                    return
             size = child.outer_size
             if size.width == 0:
                 return
-            offset += max(previous_margin, margin.top) + size.height
+            offset = child_top + size.height
             previous_margin = margin.bottom
-        await body.show_window(top - offset, bottom - offset, height)
 
     # ------------------------------------------------------------------ streaming
 
@@ -309,6 +412,50 @@ class MessageView(Widget, can_focus=True):
             return body.append(text)
         return AwaitComplete()
 
+    async def add_tool_calls(self, records: Sequence[ToolCallRecord]) -> None:
+        """A round of tool calls: the text so far is finished, the calls are shown under it,
+        and the text that follows goes to a new segment below them."""
+        new = [r for r in records if (r.round, r.call_id) not in self._tool_blocks]
+        if not new:
+            return
+        previous = self._body
+        if isinstance(previous, StreamingMarkdown):
+            await previous.finish()
+            if not previous.text:
+                previous.display = False
+        blocks = [ToolCallBlock(record) for record in new]
+        for block in blocks:
+            self._tool_blocks[block.record.round, block.call_id] = block
+        segment = StreamingMarkdown("", classes="body")
+        self._segments.append(segment)
+        self._body = segment
+        if self.is_mounted:
+            await self.mount_all([*blocks, segment], after=previous)
+        else:
+            self._parts.extend([*blocks, segment])
+
+    def update_tool_call(self, record: ToolCallRecord) -> None:
+        """Show a tool call's new state (found by its round and ``call_id``)."""
+        block = self._tool_blocks.get((record.round, record.call_id))
+        if block is not None:
+            block.update_record(record)
+
+    async def add_citation(self, citation: Citation) -> None:
+        """Add a source under the answer (each url once)."""
+        if any(known.url == citation.url for known in self._citations):
+            return
+        self._citations.append(citation)
+        await self._show_sources()
+
+    async def _show_sources(self) -> None:
+        if not self._citations:
+            return
+        if self._sources is not None:
+            self._sources.show(self._citations)
+        elif self.is_mounted:
+            self._sources = SourcesList(self._citations)
+            await self.mount(self._sources, after=self._body)
+
     def set_usage(self, usage: Usage) -> None:
         """Show token counts as soon as the provider reports them."""
         self.update_message(
@@ -325,10 +472,14 @@ class MessageView(Widget, can_focus=True):
         """End the stream: one clean parse, and the final header (status, usage, latency)."""
         if self._reasoning is not None:
             await self._reasoning.finish()
-        body = self.body
-        if isinstance(body, StreamingMarkdown):
-            await body.finish()
+        for segment in self._markdown_segments():
+            await segment.finish()
         if message is not None:
+            for record in message.tool_calls:
+                self.update_tool_call(record)
+            known = {citation.url for citation in self._citations}
+            self._citations.extend(c for c in _unique(message.citations) if c.url not in known)
+            await self._show_sources()
             self.update_message(replace(message, content=self.text))
             if message.error:
                 await self.show_error(message.error)
@@ -450,18 +601,18 @@ class MessageView(Widget, can_focus=True):
 
     def _fences_in_order(self) -> list[tuple[int, MarkdownFence]]:
         """Mounted code block widgets with their index among all code blocks of the answer."""
-        body = self.body
-        if not isinstance(body, StreamingMarkdown):
-            return []
-        blocks = body.code_blocks
         result: list[tuple[int, MarkdownFence]] = []
-        start = 0
-        for fence in body.code_block_widgets():
-            for index in range(start, len(blocks)):
-                if blocks[index] == fence.code:
-                    result.append((index, fence))
-                    start = index + 1
-                    break
+        base = 0
+        for segment in self._markdown_segments():
+            blocks = segment.code_blocks
+            start = 0
+            for fence in segment.code_block_widgets():
+                for index in range(start, len(blocks)):
+                    if blocks[index] == fence.code:
+                        result.append((base + index, fence))
+                        start = index + 1
+                        break
+            base += len(blocks)
         return result
 
     @on(events.Click)
