@@ -27,6 +27,7 @@ from tui.services.tools import DENIED_OUTPUT
 from tui.widgets.chat_log import ChatLog
 from tui.widgets.message_view import MessageView
 from tui.widgets.prompt_input import PromptInput
+from tui.widgets.status_bar import StatusBar
 from tui.widgets.streaming_markdown import StreamingMarkdown
 from tui.widgets.tool_block import ToolCallBlock
 
@@ -124,6 +125,8 @@ async def test_allow_once_runs_the_call_and_the_answer_follows(
         assert '"text": "hi there"' in text
         assert "Returns the text unchanged." in text
         assert modal.focused is modal.query_one("#approval-allow", Button)
+        status = str(screen_of(app).query_one(StatusBar).render())
+        assert "waiting for your answer: run echo?" in status
         await pilot.press("y")
         await turn_over(app)
         answer = views(app)[-1]

@@ -33,7 +33,11 @@ from tui.domain import (
     ReasoningDelta,
     Role,
     TextDelta,
+    ToolCallDelta,
+    ToolCallRecord,
+    ToolStatus,
     Usage,
+    WebSearch,
 )
 from tui.screens.worker_notices import notify_store_failure
 from tui.services.handle import store_problem
@@ -405,6 +409,7 @@ class ConversationScreen(Screen[None]):
                 answer.set_result(decision if decision is not None else Decision.DENY)
 
         question = ToolApprovalScreen(request)
+        self.status.show_activity(f"waiting for your answer: run {request.record.name}?")
         try:
             await self.app.push_screen(question, answered)
             return await answer
@@ -464,6 +469,7 @@ class ConversationScreen(Screen[None]):
         # loop: the keys wait UI_HEAD_START, the message until the reply has started (the
         # request is out) or UI_HEAD_START.
         request_out = asyncio.Event()
+        calling: dict[int, str] = {}  # the arguments of each tool call streaming in
         self.set_timer(UI_HEAD_START, self.refresh_bindings, name="turn-keys")
         async for event in events:
             if isinstance(event, TextDelta):
@@ -518,17 +524,37 @@ class ConversationScreen(Screen[None]):
                 await self._finish_view(services, view, event)
             elif isinstance(event, TitleChanged):
                 self.sub_title = event.title
+            elif isinstance(event, ToolCallDelta):
+                calling[event.index] = calling.get(event.index, "") + event.arguments
+                self.status.show_activity(f"calling {event.name} {calling[event.index][:80]}")
+            elif isinstance(event, WebSearch):
+                searched = f"searched the web: {event.query}" if event.query else "searched the web"
+                self.status.show_activity(searched if event.done else "searching the web…")
             elif isinstance(event, ToolCallsAsked):
+                calling.clear()
                 if view is not None:
                     await view.add_tool_calls(event.calls)
             elif isinstance(event, ToolCallChanged):
                 if view is not None:
                     view.update_tool_call(event.call)
+                self._tool_changed(event.call)
             elif isinstance(event, ToolNotice):
                 self.notify(inert(event.text), severity="warning", timeout=10)
             elif isinstance(event, Citation):
                 if view is not None:
                     await view.add_citation(event)
+
+    def _tool_changed(self, call: ToolCallRecord) -> None:
+        """The status line follows the calls; a call that failed is said in one line."""
+        if call.status is ToolStatus.RUNNING:
+            self.status.show_activity(f"running {call.name}…")
+        elif call.status is ToolStatus.FAILED:
+            why = call.error or "it failed"
+            self.notify(
+                inert(f"Tool {call.name} failed: {why}. The model is told, and the chat goes on."),
+                severity="warning",
+                timeout=8,
+            )
 
     async def _route_chosen(self, services: Services, event: RouteChosen) -> None:
         """The engine chose (and stored) the route: show the conversation as it now is."""

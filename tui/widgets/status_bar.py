@@ -104,6 +104,14 @@ class StatusBar(Static):
         self._reply_model = None
         self._render_line()
 
+    def show_activity(self, text: str) -> None:
+        """What the turn is doing besides writing: a tool call coming in or running, a web
+        search, a call waiting for the user's answer."""
+        self._stop_ticking()
+        self._detail = inert(" ".join(text.split()))
+        self._reply_model = None
+        self._render_line()
+
     def show_message(self, message: Message) -> None:
         """After a reply: its usage, time to first token and speed."""
         self._stop_ticking()
