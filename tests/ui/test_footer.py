@@ -218,3 +218,19 @@ async def test_the_footer_is_not_rebuilt_when_its_keys_stay_the_same(
             await wait_for(lambda: app.screen is screen)
         assert await shown(pilot) == before
         assert list(footer.children) == drawn
+
+
+async def test_escape_on_a_message_goes_back_to_the_prompt(
+    app_factory: AppFactory, server: LoopbackServer
+) -> None:
+    server.enqueue(reply(CODE_ANSWER), reply(CODE_ANSWER))
+    app = app_factory(config=loopback_config(server), env=LOOP_ENV)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await idle(app)
+        await answer_with_two_branches(pilot)
+        await pilot.press("ctrl+l")
+        assert await shown(pilot) == keys(FOCUSED)  # Esc is not listed: it only goes back
+        await pilot.press("escape")
+        assert isinstance(app.focused, PromptInput)
+        await pilot.press(*"typed")  # letters go to the prompt, not to a message's keys
+        assert app.focused.text == "typed"

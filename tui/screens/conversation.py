@@ -647,14 +647,21 @@ class ConversationScreen(Screen[None]):
         self.workers.cancel_group(self, "stream")
 
     def action_cancel(self) -> None:
-        """Close the file path being typed, or else give up editing a message."""
+        """Close the file path being typed, or else give up editing a message, or else go
+        back from the messages to the prompt."""
         if self.query_one(PathInput).display:
             self._close_attach()
         elif self.editing is not None:
             self._set_editing(None)
             self.prompt.clear()
+        else:
+            self.prompt.focus()
 
     # ------------------------------------------------------------------ branches
+
+    def on_message_view_back_requested(self, event: MessageView.BackRequested) -> None:
+        event.stop()
+        self.action_cancel()
 
     def on_message_view_regenerate_requested(self, event: MessageView.RegenerateRequested) -> None:
         event.stop()

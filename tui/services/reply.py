@@ -201,8 +201,12 @@ class ReplyStream:
                                 self.citations.append(event)
                             yield event
                         elif kind is ToolCall:
+                            if self.first_token is None:
+                                self.first_token = self.clock()
                             self._round_calls.append(event)  # type: ignore[arg-type]
                         elif kind is WebSearch or kind is ToolCallDelta:
+                            if self.first_token is None and kind is ToolCallDelta:
+                                self.first_token = self.clock()  # a call is an answer too
                             yield event  # type: ignore[misc]
                 if self._should_resend(outcome):
                     log.info(

@@ -193,7 +193,7 @@ class MessageView(Widget, can_focus=True):
         # The prompt's keys work from a message too, but the footer leaves them out here: it has
         # room for the message's own keys and the app's.
         Binding("ctrl+f", "screen.attach", "Attach", show=False),
-        Binding("escape", "screen.cancel", "Cancel", show=False),
+        Binding("escape", "back", "Back", show=False),
     ]
 
     class CopyRequested(TextualMessage):
@@ -217,6 +217,9 @@ class MessageView(Widget, can_focus=True):
             super().__init__()
             self.message_id = message_id
             self.direction = direction
+
+    class BackRequested(TextualMessage):
+        """The user pressed Esc on a message: leave the messages (or cancel an edit)."""
 
     class RegenerateRequested(TextualMessage):
         """The user asked for another answer in place of this assistant message."""
@@ -541,6 +544,8 @@ class MessageView(Widget, can_focus=True):
             )
         if action == "edit":
             return self.message.role is Role.USER
+        if action == "back":  # while a reply streams, Esc stops it (the screen's key)
+            return not self._screen_streaming()
         if action == "sibling":
             return self.sibling[1] > 1 and not self._screen_streaming()
         return True
@@ -587,6 +592,11 @@ class MessageView(Widget, can_focus=True):
             and self.message.status is not MessageStatus.STREAMING
         ):
             self.post_message(self.RegenerateRequested(self.message.id))
+
+    def action_back(self) -> None:
+        """Esc on a message: the screen cancels what it has open, or else goes back to the
+        prompt."""
+        self.post_message(self.BackRequested())
 
     def action_edit(self) -> None:
         if self.message.role is Role.USER:
