@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -28,11 +29,13 @@ from tui.screens.conversation import ConversationScreen  # noqa: E402
 from tui.screens.conversations import ConversationsScreen  # noqa: E402
 from tui.screens.model_picker import ModelPicker  # noqa: E402
 from tui.screens.settings import SettingsScreen  # noqa: E402
+from tui.screens.tool_approval import ToolApprovalScreen  # noqa: E402
 from tui.services.container import Services, open_services  # noqa: E402
 from tui.widgets.chat_log import ChatLog  # noqa: E402
 from tui.widgets.conversation_list import ConversationList  # noqa: E402
 from tui.widgets.message_view import MessageView  # noqa: E402
 from tui.widgets.prompt_input import PromptInput  # noqa: E402
+from tui.widgets.tool_block import ToolCallBlock  # noqa: E402
 
 SIZE = (120, 40)
 THEME = "textual-dark"
@@ -156,6 +159,29 @@ async def chat_settings(pilot: Pilot[object]) -> None:
     await wait_for(lambda: isinstance(pilot.app.screen, ChatSettingsScreen))
 
 
+async def tool_approval(pilot: Pilot[object]) -> None:
+    """The demo model asks to run the example clock server's tool: the approval question."""
+    await ready(pilot)
+    pilot.app.screen.query_one(PromptInput).focus()
+    await pilot.press(*"What time is it?")
+    await pilot.press("enter")
+    await wait_for(lambda: isinstance(pilot.app.screen, ToolApprovalScreen))
+    await pilot.pause()
+
+
+async def tools(pilot: Pilot[object]) -> None:
+    """Allowed, the call ran: its folded line, opened with Enter, then the answer."""
+    await tool_approval(pilot)
+    await pilot.press("y")
+    await wait_for(lambda: len(views(pilot)) == 2 and not conversation(pilot).streaming)
+    await pilot.app.workers.wait_for_complete()
+    block = pilot.app.screen.query_one(ToolCallBlock)
+    block.focus()
+    await pilot.press("enter")
+    await wait_for(lambda: block.unfolded)
+    await show_top_of(pilot, views(pilot)[0])
+
+
 QUESTIONS = (
     "Plan a weekend in Lisbon on a budget",
     "Why does my Rust borrow checker complain about this loop?",
@@ -191,6 +217,11 @@ async def search(pilot: Pilot[object]) -> None:
 
 
 DEMO = '[defaults]\nprovider = "demo"\nmodel = "demo"\n'
+CLOCK_SERVER = (
+    f"\n[mcp_servers.clock]\ncommand = {json.dumps(sys.executable)}\n"
+    'args = ["-m", "tui.mcp_clock"]\n'
+)
+"""The example MCP server, as ``tui-chat mcp add clock -- python -m tui.mcp_clock`` adds it."""
 SHOTS: dict[str, tuple[str, Shot]] = {
     "conversations": (DEMO, conversation_list),
     "search": (DEMO, search),
@@ -200,6 +231,8 @@ SHOTS: dict[str, tuple[str, Shot]] = {
     "settings": (DEMO + f'\n[providers.openai]\napi_key = "{FAKE_KEY}"\n', settings),
     "picker": (DEMO + f'\n[providers.openai]\napi_key = "{FAKE_KEY}"\n', picker),
     "chat-settings": (DEMO, chat_settings),
+    "tool-approval": (DEMO + CLOCK_SERVER, tool_approval),
+    "tools": (DEMO + CLOCK_SERVER, tools),
 }
 
 

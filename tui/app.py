@@ -458,6 +458,11 @@ class TuiApp(App[None]):
                 partial(self.action_open_settings, "defaults"),
             ),
             (
+                "Settings: MCP servers (tools)",
+                "The tool servers: their state, enable, disable, start, add",
+                partial(self.action_open_settings, "mcp"),
+            ),
+            (
                 "Settings: appearance",
                 "The theme, saved for next time",
                 partial(self.action_open_settings, "appearance"),

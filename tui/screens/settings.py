@@ -240,6 +240,8 @@ class SettingsScreen(ModalScreen[Settings | None]):
             # After the first refresh: the tabs hide and show their panes while mounting,
             # which would take an earlier focus away again.
             self.call_after_refresh(self.forms[self.focus_provider].key_input.focus)
+        elif self.tab == "mcp":  # opened on the servers: their keys work at once
+            self.call_after_refresh(self.query_one("#mcp-list", OptionList).focus)
 
     # ---------------------------------------------------------------------------- providers
 

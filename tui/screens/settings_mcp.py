@@ -134,8 +134,8 @@ class McpSection(Vertical):
                 yield Static(KEYS_HINT, id="mcp-keys", markup=False)
         with Horizontal(id="add-mcp"):
             yield Label("Add a server", classes="field-label")
-            yield Input(placeholder="name, e.g. files", id="new-mcp-name")
-            yield Input(placeholder="command line, or http(s) URL", id="new-mcp-where")
+            yield Input(placeholder="name", id="new-mcp-name")
+            yield Input(placeholder="command or URL", id="new-mcp-where")
             yield Button("Add", id="add-mcp-button", compact=True)
         yield Static("", id="add-mcp-error", classes="field-error")
 

@@ -6,6 +6,7 @@ server: they are shown inert, as plain ``Content``.
 
 from __future__ import annotations
 
+import inspect
 from typing import ClassVar
 
 from textual import on
@@ -51,7 +52,8 @@ def tool_content(request: ApprovalRequest) -> Content:
 
 def description_text(description: str, lines: int = DESCRIPTION_LINES) -> str:
     """The first ``lines`` lines of a tool's description (inert)."""
-    kept = [line.rstrip() for line in description.strip().splitlines()]
+    # A docstring's own indentation (most servers' descriptions) is not the text's.
+    kept = [line.strip() for line in inspect.cleandoc(description).splitlines()]
     shown = kept[:lines]
     if len(kept) > lines:
         shown[-1] += " …"
