@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -177,6 +178,25 @@ async def open_store(
     return store
 
 
+def _switch_to_wal(cursor: Any, busy_timeout_ms: int) -> None:
+    """``PRAGMA journal_mode = WAL``, waiting for another copy that holds the file.
+
+    On a new file that two copies open at once, the switch can fail with "database is locked"
+    at once, without the busy handler: it is tried again for up to the busy timeout.
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)  # at start only, and only while another copy holds the file
+            pause = min(pause * 2, 0.1)
+
+
 def _look_before_opening(file: Path, location: str) -> None:
     """Refuse a damaged, foreign or newer file before any connection could write to it."""
     try:
@@ -210,7 +230,7 @@ def _install_sqlite_hooks(
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             cursor.execute("PRAGMA foreign_keys = ON")
             if not guard.damaged:  # switching the journal mode writes to the file
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _switch_to_wal(cursor, busy_timeout_ms)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
         finally:
