@@ -165,3 +165,27 @@ def test_mcp_add_then_tools_lists_what_each_server_offers(tmp_path: Path) -> Non
     assert lines[0] == "clock: 1 tool" and lines[1].startswith("  current_time  ")
     assert lines[2] == "gone: failed: command not found: no-such-mcp-command"
     assert listed.stderr == ""
+
+
+def test_tool_calls_survive_export_all_and_import_into_a_new_history(
+    tmp_path: Path, loopback: LoopbackServer
+) -> None:
+    config = config_with_servers(tmp_path)
+    loopback.enqueue(tool_calls(("echo", {"text": "kept across"})), reply("Round trip."))
+    result = run(
+        "--config",
+        str(config),
+        *ask_loopback(loopback, "--approve-tools", "go"),
+        TUI_CHAT_API_KEY=TEST_KEY,
+    )
+    assert result.returncode == 0, result.stderr
+    backup = tmp_path / "backup.json"
+    exported = run("export", "--all", "--format", "json", "-o", str(backup))
+    assert exported.returncode == 0, exported.stderr
+    fresh = tmp_path / "fresh.sqlite3"
+    imported = run("--db", str(fresh), "import", str(backup))
+    assert imported.returncode == 0, imported.stderr
+    shown = run("--db", str(fresh), "show", "1")
+    assert "Tool: echo (test) · done" in shown.stdout and "kept across" in shown.stdout
+    found = run("--db", str(fresh), "search", "across")
+    assert found.returncode == 0 and "1" in found.stdout

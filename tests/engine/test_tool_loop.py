@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 from tests.engine.conftest import Turn, collect, write_config
+from tests.support import recordings
 from tests.support.fixtures import TEST_KEY
-from tests.support.mcp_servers import FIXED_CLOCK
-from tests.support.script import reply, tool_calls
+from tests.support.mcp_servers import FIXED_CLOCK, serve_http
+from tests.support.script import raw, reply, tool_calls
 from tests.support.server import LoopbackServer
-from tui.domain import ApiMode, MessageStatus, Role, ToolStatus
+from tui.domain import ApiMode, MessageStatus, Role, ToolStatus, WebSearch
 from tui.services.container import Services, open_services
 from tui.services.export import export_json, import_json, render_markdown
 from tui.services.tools import DENIED_OUTPUT, NO_APPROVER_OUTPUT, ApprovalRequest, Decision
@@ -476,3 +477,56 @@ async def test_hostile_tool_output_is_stored_as_received(
     loopback.enqueue(tool_calls(("echo", {"text": hostile})), reply("ok"))
     turn = await ask(tooled, "hostile", approve=Approvals())
     assert turn.reply.tool_calls[0].output == hostile  # shown inert, stored as received
+
+
+# ---------------------------------------------------------------- web search, HTTP servers
+
+
+async def test_a_recorded_web_search_stores_its_sources_and_exports_them(
+    tooled: Services, loopback: LoopbackServer
+) -> None:
+    recording = recordings.load("12_")  # real OpenAI traffic: a search, then a cited answer
+    loopback.enqueue(raw(recording.status, recording.body, recording.headers))
+    turn = await ask(tooled, "bitcoin price", api_mode=ApiMode.RESPONSES, web_search=True)
+    searches = [e for e in turn.events if isinstance(e, WebSearch)]
+    assert searches[-1].done and searches[-1].query == "January 1, 2026 Bitcoin price"
+    stored = await tooled.store.repository.get_message(turn.reply.id)
+    assert stored is not None and stored.citations
+    assert stored.citations[0].url.startswith("https://www.statmuse.com/")
+    assert len({c.url for c in stored.citations}) == len(stored.citations)
+    conversation = await tooled.history.get(stored.conversation_id)
+    assert conversation is not None
+    markdown = render_markdown(conversation, [stored])
+    assert f"1. [{stored.citations[0].title}]({stored.citations[0].url})" in markdown
+    data = json.loads(await export_json(tooled.store.repository, stored.conversation_id))
+    exported = next(m for m in data["messages"] if m["role"] == "assistant")["citations"]
+    assert exported[0]["url"] == stored.citations[0].url
+
+
+async def test_a_streamable_http_server_serves_the_loop(
+    tmp_path: Path, loopback: LoopbackServer
+) -> None:
+    with serve_http(token="loop-token") as mcp_server:
+        extra = (
+            f'\n[mcp_servers.remote]\nurl = "{mcp_server.url}"\n'
+            'headers = { Authorization = "Bearer loop-token" }\n'
+        )
+        config = write_config(tmp_path / "config.toml", loopback.base_url, extra=extra)
+        services = await open_services(
+            config=str(config),
+            db=str(tmp_path / "history.sqlite3"),
+            env={"LOOP_KEY": TEST_KEY},
+            improve_titles=False,
+        )
+        try:
+            loopback.enqueue(tool_calls(("add", {"a": 40, "b": 2})), reply("42 it is."))
+            turn = await ask(services, "add them", approve=Approvals())
+            (record,) = turn.reply.tool_calls
+            assert (record.server, record.status, record.output) == (
+                "remote",
+                ToolStatus.DONE,
+                "42",
+            )
+            assert loopback.requests[1].json["messages"][-1]["content"] == "42"
+        finally:
+            await services.close()
