@@ -383,12 +383,6 @@ class ConversationScreen(Screen[None]):
                 clear_prompt=True,
             )
 
-    def on_screen_resume(self) -> None:
-        # A footer rebuild asked for while a modal was in front (a tool approval) is handed to
-        # that modal by Textual and lost when it closes: ask again once this screen is back.
-        for footer in self.query(KeysFooter):
-            footer.call_later(footer.recompose)
-
     def _options(self) -> TurnOptions:
         """This screen's turn options: tool calls are asked about with a modal."""
         return TurnOptions(approve=self._approve)

@@ -5,7 +5,7 @@ Textual's ``Footer`` rebuilds all its keys (some fifteen widgets, each styled an
 conversation sent five in a row, and rebuilding them cost more than loading and laying out the
 conversation itself. This footer rebuilds once per burst of signals, and not at all when the
 keys, their descriptions and their enabled states are the ones it already shows, nor while its
-screen is not the one in front (Textual signals again when a screen is resumed).
+screen is not the one in front (it looks again when its screen comes back to the front).
 
 A screen with more keys than a narrow terminal fits names the ones it can spare (``spare``, the
 first to go first) and a key for the rest: those are left out of the footer, last named first,
@@ -53,6 +53,17 @@ class KeysFooter(Footer):
         self._queued = False
         self._shown: object = None
         self._width = width
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        # Back in front (a modal closed): keys that changed meanwhile are shown now.
+        self.watch(self.screen, "stack_updates", self._screen_resumed, init=False)
+
+    def _screen_resumed(self, _updates: int) -> None:
+        # A rebuild queued just before the modal opened waited for a refresh that a screen
+        # behind a modal never gets: queue afresh.
+        self._queued = False
+        self.bindings_changed(self.screen)
 
     def on_resize(self, event: events.Resize) -> None:
         self.compact = event.size.width < self.roomy
@@ -114,8 +125,12 @@ class KeysFooter(Footer):
     def bindings_changed(self, screen: Screen[Any]) -> None:
         if self._queued:
             return  # a rebuild is already on its way; it will read the newest bindings
+        if not (self.is_attached and screen is self.screen and screen.is_current):
+            # Behind a modal the screen is not refreshed, so a rebuild queued now would wait
+            # for ever and block the next ones; the screen signals again when it is resumed.
+            return
         super().bindings_changed(screen)
-        self._queued = self.is_attached and screen is self.screen and self.app.app_focus
+        self._queued = self.app.app_focus
 
     async def recompose(self) -> None:
         self._queued = False
