@@ -516,12 +516,4 @@ def _responses_tool_events(
         behaviour, response_id=response_id, model=model, request=request, text=text
     )
     payloads.append({"type": f"response.{final['status']}", "response": final})
-    events: list[bytes] = []
-    for number, payload in enumerate(payloads):
-        if behaviour.sequence_numbers:
-            payload["sequence_number"] = number
-        payload.update(behaviour.extra)
-        events.append(_sse(payload, payload["type"]))
-        if behaviour.unknown_events and number == 1:
-            events.append(b": keep-alive\n\n")
-    return events
+    return shapes.framed_events(behaviour, payloads)

@@ -286,6 +286,12 @@ def responses_events(
         status=status,
     )
     emit(f"response.{status}", response=final)
+    return framed_events(behaviour, payloads)
+
+
+def framed_events(behaviour: Behaviour, payloads: list[dict[str, Any]]) -> list[bytes]:
+    """Responses payloads as SSE events: numbered, with the behaviour's extra keys (and a
+    comment after the second when it mixes in unknown events)."""
     events: list[bytes] = []
     for number, payload in enumerate(payloads):
         if behaviour.sequence_numbers:
