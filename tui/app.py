@@ -388,11 +388,13 @@ class TuiApp(App[None]):
         timeout: float | None = None,
         markup: bool = False,
     ) -> None:
-        """Every notification, made inert: many quote a provider's error or a file name, and a
-        control character in one must not reach the terminal. Markup is off by default, so
-        ``[@click=...]`` in a quoted error is shown, not run."""
+        """Every notification, made inert: many quote a provider's error, a tool's name or a
+        file name, and a control character in one must not reach the terminal. Markup is
+        always off, also for a screen's or widget's ``notify`` (Textual's default there is on),
+        so ``[@click=...]`` in quoted text is shown, never run."""
+        del markup  # no caller may turn it on: the text is rarely all its own
         super().notify(
-            inert(message), title=inert(title), severity=severity, timeout=timeout, markup=markup
+            inert(message), title=inert(title), severity=severity, timeout=timeout, markup=False
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

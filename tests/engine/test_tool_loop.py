@@ -214,13 +214,19 @@ async def test_bad_arguments_and_unknown_tools_fail_without_asking(
     tooled: Services, loopback: LoopbackServer
 ) -> None:
     loopback.enqueue(
-        tool_calls(("echo", '{"text": "unclosed'), ("no_such_tool", {}), ("echo", "[1, 2]")),
+        tool_calls(
+            ("echo", '{"text": "unclosed'),
+            ("no_such_tool", {}),
+            ("echo", "[1, 2]"),
+            ("echo", "[" * 100_000),  # deeper than the JSON reader goes
+        ),
         reply("Sorry."),
     )
     approvals = Approvals(Decision.ALLOW)
     turn = await ask(tooled, "break things", approve=approvals)
     assert approvals.asked == []
-    bad, unknown, not_object = turn.reply.tool_calls
+    bad, unknown, not_object, deep = turn.reply.tool_calls
+    assert deep.status is ToolStatus.FAILED and "could not be read" in (deep.error or "")
     assert bad.status is ToolStatus.FAILED and "not valid JSON" in (bad.error or "")
     assert unknown.status is ToolStatus.FAILED and "unknown tool" in (unknown.error or "")
     assert not_object.status is ToolStatus.FAILED and "JSON object" in (not_object.error or "")

@@ -311,6 +311,22 @@ async def test_hostile_tool_output_is_shown_inert(
         assert "␛]0;pwned␇␛[2J<U+202E>evil" in drawn[1]
 
 
+async def test_markup_in_a_tool_name_is_shown_in_the_notice_never_run(
+    app_factory: AppFactory, server: LoopbackServer
+) -> None:
+    name = "[@click=app.quit]clickme[/]"
+    server.enqueue(tool_calls((name, {})), reply("ok"))
+    app = tools_app(app_factory, server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        await send(pilot, "call a strange tool")
+        await turn_over(app)
+        await wait_for(lambda: any("clickme" in n.message for n in app._notifications))
+        (notice,) = [n for n in app._notifications if "clickme" in n.message]
+        # Drawn as the text it is: markup off, so the "link" is only words.
+        assert not notice.markup and f"Tool {name} failed" in notice.message
+
+
 async def test_escape_while_a_tool_runs_stops_the_turn(
     app_factory: AppFactory, server: LoopbackServer
 ) -> None:

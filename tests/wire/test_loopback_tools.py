@@ -472,3 +472,34 @@ async def test_a_chat_follow_up_with_the_whole_history_is_accepted(
     sent = loopback.requests[-1].json["messages"]
     assert sent[1]["content"] is None and sent[1]["tool_calls"][0]["id"] == "call_1"
     assert sent[2] == {"role": "tool", "tool_call_id": "call_1", "content": "London"}
+
+
+def test_a_tool_call_delta_without_a_usable_index_is_taken_as_the_first() -> None:
+    from tui.providers.chat_completions import ChatStreamParser
+
+    parser = ChatStreamParser()
+    out: list[Any] = []
+    chunk = {
+        "id": "c1",
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "delta": {
+                    "content": "Hello ",
+                    "tool_calls": [
+                        {
+                            "index": None,
+                            "id": "call_x",
+                            "function": {"name": "f", "arguments": "{}"},
+                        }
+                    ],
+                },
+            }
+        ],
+    }
+    parser.feed("", json.dumps(chunk), out)
+    parser.feed("", json.dumps({"choices": [{"delta": {}, "finish_reason": "tool_calls"}]}), out)
+    parser.feed("", "[DONE]", out)
+    assert [e for e in out if isinstance(e, ToolCall)] == [ToolCall("call_x", "f", "{}")]
+    assert [e for e in out if isinstance(e, ToolCallDelta)] == [ToolCallDelta(0, "f", "{}")]

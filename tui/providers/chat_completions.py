@@ -188,7 +188,8 @@ class ChatStreamParser:
             if not isinstance(call, dict):
                 continue
             index = call.get("index", len(self._tools))
-            slot = self._tools.setdefault(index if type(index) is int else 0, ["", "", ""])
+            index = index if type(index) is int else 0
+            slot = self._tools.setdefault(index, ["", "", ""])
             function = call.get("function")
             function = function if isinstance(function, dict) else {}
             slot[0] = slot[0] or text_of(call.get("id"))

@@ -231,6 +231,14 @@ class ReplyStream:
         except (asyncio.CancelledError, GeneratorExit):
             await asyncio.shield(self._finish(MessageStatus.CANCELLED, None))
             raise
+        except Exception as exc:  # never lose what arrived to a fault of ours
+            log.exception("the reply could not be handled")
+            outcome = Failed(
+                MalformedResponseError(
+                    f"The reply could not be handled ({type(exc).__name__}); "
+                    "what arrived is kept. Ctrl+R tries again."
+                )
+            )
         if outcome is None:
             outcome = Failed(MalformedResponseError("The stream ended before the reply did."))
         if isinstance(outcome, Finished):
@@ -295,6 +303,9 @@ class ReplyStream:
                 final = [self._cancelled(record) for record in self.tool_records[start:]]
             self.tool_records[start:] = final
             raise
+        except Exception as exc:  # a bug of ours or an approver's: the round fails, not the reply
+            log.exception("a round of tool calls failed")
+            final = [self._broken(record, exc) for record in self.tool_records[start:]]
         self.tool_records[start:] = final
         await self._save_tools()
 
@@ -312,6 +323,13 @@ class ReplyStream:
             if self.tool_records[index].call_id == record.call_id:
                 self.tool_records[index] = record
                 return
+
+    @staticmethod
+    def _broken(record: ToolCallRecord, exc: Exception) -> ToolCallRecord:
+        if record.finished:
+            return record
+        error = f"the call could not be handled ({type(exc).__name__})"
+        return replace(record, status=ToolStatus.FAILED, error=error, output=f"Not run: {error}.")
 
     @staticmethod
     def _cancelled(record: ToolCallRecord) -> ToolCallRecord:

@@ -304,6 +304,11 @@ class ToolRunner:
             output = f"The call was not run: {error}. Call the tool again with a JSON object."
             update(index, replace(record, status=ToolStatus.FAILED, error=error, output=output))
             return None
+        except (ValueError, RecursionError):  # nested too deep, a number too long, ...
+            error = "the arguments could not be read (nested too deep or too large)"
+            output = f"The call was not run: {error}. Call the tool again with a JSON object."
+            update(index, replace(record, status=ToolStatus.FAILED, error=error, output=output))
+            return None
         if not isinstance(arguments, dict):
             error = "the arguments are not a JSON object"
             output = f"The call was not run: {error}. Call the tool again with a JSON object."
