@@ -228,16 +228,16 @@ def _approver(args: argparse.Namespace) -> Callable[[Any], Awaitable[Any]]:
     async def terminal(request: Any) -> Decision:
         record = request.record
         where = f" ({record.server})" if record.server else ""
-        arguments = (
-            record.arguments if len(record.arguments) <= 400 else record.arguments[:400] + "…"
-        )
+        arguments = " ".join(record.arguments.split())  # one line: no fake prompt above it
+        if len(arguments) > 400:
+            arguments = arguments[:400] + "…"
         position = f" [{request.position}/{request.count}]" if request.count > 1 else ""
         sys.stderr.write(
             printable(f"tui-chat: run tool {record.name}{where}{position} with {arguments}?")
             + " [y/N, a = always] "
         )
         sys.stderr.flush()
-        answer = (await asyncio.to_thread(sys.stdin.readline)).strip().lower()
+        answer = (await _read_line()).strip().lower()
         if answer in ("a", "always"):
             return Decision.ALWAYS
         return Decision.ALLOW if answer in ("y", "yes") else Decision.DENY
@@ -324,6 +324,30 @@ async def _stream_reply(
     finally:
         end_reasoning()
     return EXIT_OK
+
+
+async def _read_line() -> str:
+    """A line from stdin, read in a daemon thread: Ctrl+C while waiting ends the command at
+    once (a worker of asyncio's own pool would keep it alive until the user pressed Enter)."""
+    import threading
+
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str] = loop.create_future()
+
+    def answered(text: str) -> None:
+        if not line.done():
+            line.set_result(text)
+
+    def read() -> None:
+        try:
+            text = sys.stdin.readline()
+        except (OSError, ValueError):
+            text = ""
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(answered, text)
+
+    threading.Thread(target=read, name="tool-approval", daemon=True).start()
+    return await line
 
 
 def _tool_line(record: Any) -> str:

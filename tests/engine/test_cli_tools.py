@@ -189,3 +189,37 @@ def test_tool_calls_survive_export_all_and_import_into_a_new_history(
     assert "Tool: echo (test) · done" in shown.stdout and "kept across" in shown.stdout
     found = run("--db", str(fresh), "search", "across")
     assert found.returncode == 0 and "1" in found.stdout
+
+
+def test_ctrl_c_at_the_tool_question_ends_the_command_at_once(
+    tmp_path: Path, loopback: LoopbackServer
+) -> None:
+    import signal
+
+    config = config_with_servers(tmp_path)
+    loopback.enqueue(tool_calls(("echo", {"text": "never run"})))
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui", "--config", str(config), *ask_loopback(loopback, "go")],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        cwd=ROOT,
+        env={"TUI_CHAT_DEMO_SPEED": "0", **os.environ, "TUI_CHAT_API_KEY": TEST_KEY},
+    )
+    os.close(terminal)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"[y/N, a = always]" not in seen:
+            assert time.monotonic() < deadline, seen
+            ready, _, _ = select.select([controller], [], [], 1)
+            if ready:
+                seen += os.read(controller, 4096)
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=15)  # before: it waited for a line that never came
+    finally:
+        process.kill()
+        os.close(controller)
+    assert process.returncode == 130
+    assert len(loopback.requests) == 1  # the call was never run nor answered

@@ -393,3 +393,15 @@ def test_importing_the_client_is_cheap_and_headless() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT
     ).stdout.strip()
     assert out == "[]"
+
+
+async def test_new_always_allowed_tools_keep_the_running_server() -> None:
+    from dataclasses import replace
+
+    server = stdio("test")
+    async with open_hub(server) as hub:
+        first = await server_pid(hub, "test")
+        hub.configure([replace(server, always_allow=("echo",))])  # a settings save
+        assert await server_pid(hub, "test") == first  # the same process: not restarted
+        hub.configure([replace(server, args=(*server.args, "--garbage-first"))])
+        assert await server_pid(hub, "test") != first  # how it starts changed: restarted

@@ -503,7 +503,7 @@ async def test_a_recorded_web_search_stores_its_sources_and_exports_them(
     conversation = await tooled.history.get(stored.conversation_id)
     assert conversation is not None
     markdown = render_markdown(conversation, [stored])
-    assert f"1. [{stored.citations[0].title}]({stored.citations[0].url})" in markdown
+    assert f"1. [{stored.citations[0].title}](<{stored.citations[0].url}>)" in markdown
     data = json.loads(await export_json(tooled.store.repository, stored.conversation_id))
     exported = next(m for m in data["messages"] if m["role"] == "assistant")["citations"]
     assert exported[0]["url"] == stored.citations[0].url
@@ -536,3 +536,38 @@ async def test_a_streamable_http_server_serves_the_loop(
             assert loopback.requests[1].json["messages"][-1]["content"] == "42"
         finally:
             await services.close()
+
+
+def test_the_markdown_export_keeps_hostile_names_and_sources_as_text() -> None:
+    from tui.domain import Citation, Conversation, Message, ToolCallRecord
+    from tui.store.convert import now_utc
+
+    now = now_utc()
+    record = ToolCallRecord(
+        "c1",
+        "<img src=x onerror=alert(1)>",
+        "{}",
+        server="s",
+        status=ToolStatus.FAILED,
+        error="</details><script>",
+        output="out",
+    )
+    message = Message(
+        2,
+        1,
+        None,
+        Role.ASSISTANT,
+        "Answer.",
+        MessageStatus.COMPLETE,
+        now,
+        tool_calls=(record,),
+        citations=(
+            Citation("javascript:alert(1)", "click me"),
+            Citation("https://ok.example/a", "[x]"),
+        ),
+    )
+    markdown = render_markdown(Conversation(1, "t", now, now), [message])
+    assert "<img" not in markdown and "<script>" not in markdown
+    assert "&lt;img src=x onerror=alert(1)&gt;" in markdown
+    assert "1. click me (javascript:alert(1))" in markdown  # not a link
+    assert "2. [\\[x\\]](<https://ok.example/a>)" in markdown

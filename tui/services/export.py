@@ -13,6 +13,7 @@ conversation without its outer ``format``, ``version`` and ``exported_at`` keys,
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 from collections import deque
@@ -95,7 +96,7 @@ def render_markdown(
         if message.citations:
             lines += ["Sources:", ""]
             lines += [
-                f"{number}. [{c.title or c.url}]({c.url})"
+                f"{number}. {_source_line(c.url, c.title)}"
                 for number, c in enumerate(message.citations, 1)
             ]
             lines.append("")
@@ -118,13 +119,14 @@ def markdown_with_tools(message: Message) -> list[str]:
         where = f" ({record.server})" if record.server else ""
         took = f", {record.duration_ms} ms" if record.duration_ms is not None else ""
         lines += [
-            f"<details><summary>Tool: {record.name}{where} · {record.status.value}{took}</summary>",
+            f"<details><summary>Tool: {html.escape(record.name)}{html.escape(where)}"
+            f" · {record.status.value}{took}</summary>",
             "",
             "Arguments:",
             "",
             _fenced(record.arguments or "{}", "json"),
             "",
-            "Result:" if not record.error else f"Error: {record.error}",
+            "Result:" if not record.error else f"Error: {html.escape(record.error)}",
             "",
             _fenced(record.output, "text"),
             "",
@@ -134,6 +136,14 @@ def markdown_with_tools(message: Message) -> list[str]:
     if text[start:].strip():
         lines += [text[start:].strip(), ""]
     return lines
+
+
+def _source_line(url: str, title: str | None) -> str:
+    """A cited source as a Markdown link, for web addresses only (anything else is text)."""
+    label = re.sub(r"([\[\]\\<>*_`])", r"\\\1", title or url)
+    if url.lower().startswith(("http://", "https://")) and not re.search(r"[\s<>]", url):
+        return f"[{label}](<{url}>)"
+    return f"{label} ({html.escape(url)})"
 
 
 def _fenced(text: str, language: str) -> str:

@@ -20,7 +20,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Any
 
 from tui.config.settings import McpServerSettings
@@ -167,7 +167,12 @@ class McpHub:
         new: dict[str, _Server] = {}
         for settings in servers:
             kept = old.get(settings.name)
-            if kept is not None and kept.settings == settings and settings.name not in new:
+            if (
+                kept is not None
+                and _same_server(kept.settings, settings)
+                and settings.name not in new
+            ):
+                kept.settings = settings  # e.g. another always-allowed tool: no restart
                 new[settings.name] = kept
             else:
                 new[settings.name] = _Server(settings, self._initial_state(settings))
@@ -614,6 +619,12 @@ class McpHub:
         leftover = [task for task in self._runners if not task.done()]
         if leftover:  # runs of earlier starts still closing their transport
             await asyncio.wait(leftover, timeout=_STOP_GRACE)
+
+
+def _same_server(a: McpServerSettings, b: McpServerSettings) -> bool:
+    """The same server to run: only what starts and reaches it counts (not which of its
+    tools run without asking)."""
+    return replace(a, always_allow=()) == replace(b, always_allow=())
 
 
 def describe_content(result: CallToolResult) -> str:

@@ -118,7 +118,9 @@ class SourcesList(Static):
     def action_open_source(self, index: int) -> None:
         """Open a source's url (a click on its line)."""
         if 0 <= index < len(self.citations):
-            self.app.open_url(self.citations[index].url)
+            url = self.citations[index].url
+            if url.lower().startswith(("http://", "https://")):  # a web page, nothing else
+                self.app.open_url(url)
 
 
 def _unique(citations: Iterable[Citation]) -> list[Citation]:
