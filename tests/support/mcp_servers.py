@@ -159,10 +159,10 @@ def serve_http(*, token: str | None = None) -> HttpServer:
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
-    while not server.started:
+    while not server.started:  # uvicorn says so once it accepts connections
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the test MCP HTTP server did not start")
-        time.sleep(0.01)
+        thread.join(timeout=0.01)  # returns at once if the server thread died
     return HttpServer(url=f"http://127.0.0.1:{port}/mcp", _server=server, _thread=thread)
 
 
