@@ -148,7 +148,9 @@ async def test_paging_into_a_long_answer_draws_its_blocks_in_the_first_frame() -
             # Nothing in view is a placeholder, not even for one frame: neither a message nor
             # a block of the long answer (whose top was folded when it was mounted).
             assert drawn_spacers(app, log) == [], f"blank rows in the frame of page {pages}"
-            await settle(pilot)
+            # Page by page, as a reader does: each page once the last has settled (on a busy
+            # machine a page can otherwise arrive while the margins of the last one are filled).
+            await wait_for(lambda: log.settled)
         assert pages > 10
         assert any("Paragraph 0 of the long answer." in line for line in screen_lines(app))
 

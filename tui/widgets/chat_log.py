@@ -113,6 +113,17 @@ class ChatLog(VerticalScroll, can_focus=False):
         return [child for child in self.children if isinstance(child, _message_view_class())]
 
     @property
+    def settled(self) -> bool:
+        """No mounting or folding under way or waiting: what scrolling last asked for, the
+        margins around the viewport included, is done."""
+        return not (
+            self._check_pending
+            or self._scroll_check_pending
+            or self._settle_timer is not None
+            or self._check_lock.locked()
+        )
+
+    @property
     def following(self) -> bool:
         """True while the log keeps the newest text in view."""
         return self.is_anchored and not self._anchor_released
