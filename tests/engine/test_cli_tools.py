@@ -33,17 +33,55 @@ def tool_messages(server: LoopbackServer, index: int) -> list[str]:
     return [m["content"] for m in server.requests[index].json["messages"] if m["role"] == "tool"]
 
 
+def ask_tools(
+    config: Path, loopback: LoopbackServer, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``ask`` against the loopback model with the settings file ``config`` (its servers)."""
+    return run("--config", str(config), *ask_loopback(loopback, *args), TUI_CHAT_API_KEY=TEST_KEY)
+
+
+class Terminal:
+    """``tui-chat ask`` on a pseudo-terminal (stdin and stderr), stdout piped."""
+
+    def __init__(self, config: Path, loopback: LoopbackServer, *args: str) -> None:
+        self.controller, terminal = pty.openpty()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tui", "--config", str(config), *ask_loopback(loopback, *args)],
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            cwd=ROOT,
+            env={"TUI_CHAT_DEMO_SPEED": "0", **os.environ, "TUI_CHAT_API_KEY": TEST_KEY},
+        )
+        os.close(terminal)
+        self.seen = b""
+
+    def wait_for(self, text: bytes) -> None:
+        """Read what the command wrote to the terminal until ``text`` is among it."""
+        deadline = time.monotonic() + 60
+        while text not in self.seen:
+            assert time.monotonic() < deadline, self.seen
+            ready, _, _ = select.select([self.controller], [], [], 1)
+            if ready:
+                try:
+                    self.seen += os.read(self.controller, 4096)
+                except OSError:  # the process closed the terminal: it has ended
+                    break
+
+    def answer(self, line: bytes) -> None:
+        os.write(self.controller, line)
+
+    def close(self) -> None:
+        self.process.kill()
+        os.close(self.controller)
+
+
 def test_approve_tools_runs_each_call_and_prints_a_line_for_it(
     tmp_path: Path, loopback: LoopbackServer
 ) -> None:
     config = config_with_servers(tmp_path)
     loopback.enqueue(tool_calls(("echo", {"text": "from the cli"})), reply("The tool agreed."))
-    result = run(
-        "--config",
-        str(config),
-        *ask_loopback(loopback, "--approve-tools", "go"),
-        TUI_CHAT_API_KEY=TEST_KEY,
-    )
+    result = ask_tools(config, loopback, "--approve-tools", "go")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "The tool agreed.\n"
     assert "tui-chat: tool echo (test): done in " in result.stderr
@@ -55,9 +93,7 @@ def test_off_a_terminal_each_call_is_denied_with_how_to_allow_it(
 ) -> None:
     config = config_with_servers(tmp_path)
     loopback.enqueue(tool_calls(("echo", {"text": "x"}), ("clock", {})), reply("Fine."))
-    result = run(
-        "--config", str(config), *ask_loopback(loopback, "go"), stdin="", TUI_CHAT_API_KEY=TEST_KEY
-    )
+    result = ask_tools(config, loopback, "go")  # stdin is not a terminal
     assert result.returncode == 0, result.stderr
     denials = [line for line in result.stderr.splitlines() if "denied" in line]
     assert len(denials) == 4  # two "denied:" hints and two result lines
@@ -67,17 +103,10 @@ def test_off_a_terminal_each_call_is_denied_with_how_to_allow_it(
 
 def test_no_tools_offers_none(tmp_path: Path, loopback: LoopbackServer) -> None:
     config = config_with_servers(tmp_path)
-    result = run(
-        "--config",
-        str(config),
-        *ask_loopback(loopback, "--no-tools", "plain"),
-        TUI_CHAT_API_KEY=TEST_KEY,
-    )
+    result = ask_tools(config, loopback, "--no-tools", "plain")
     assert result.returncode == 0, result.stderr
     assert "tools" not in loopback.requests[0].json
-    result = run(
-        "--config", str(config), *ask_loopback(loopback, "with tools"), TUI_CHAT_API_KEY=TEST_KEY
-    )
+    result = ask_tools(config, loopback, "with tools")
     assert "echo" in {t["function"]["name"] for t in loopback.requests[1].json["tools"]}
 
 
@@ -88,40 +117,17 @@ def test_on_a_terminal_the_user_answers_y_or_n_per_call(
     loopback.enqueue(
         tool_calls(("echo", {"text": "yes please"}), ("add", {"a": 1, "b": 2})), reply("Done.")
     )
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tui", "--config", str(config), *ask_loopback(loopback, "go")],
-        stdin=terminal,
-        stdout=subprocess.PIPE,
-        stderr=terminal,
-        cwd=ROOT,
-        env={"TUI_CHAT_DEMO_SPEED": "0", **os.environ, "TUI_CHAT_API_KEY": TEST_KEY},
-    )
-    os.close(terminal)
-    seen = b""
-
-    def wait_for(text: bytes) -> None:
-        nonlocal seen
-        deadline = time.monotonic() + 60
-        while text not in seen:
-            assert time.monotonic() < deadline, seen
-            ready, _, _ = select.select([controller], [], [], 1)
-            if ready:
-                try:
-                    seen += os.read(controller, 4096)
-                except OSError:  # the process closed the terminal: it has ended
-                    break
-
+    terminal = Terminal(config, loopback, "go")
     try:
-        wait_for(b"[1/2] with")
-        assert b"run tool echo (test)" in seen and b"[y/N, a = always]" in seen
-        os.write(controller, b"y\n")
-        wait_for(b"[2/2] with")
-        os.write(controller, b"n\n")
-        stdout, _ = process.communicate(timeout=60)
+        terminal.wait_for(b"[1/2] with")
+        assert b"run tool echo (test)" in terminal.seen and b"[y/N, a = always]" in terminal.seen
+        terminal.answer(b"y\n")
+        terminal.wait_for(b"[2/2] with")
+        terminal.answer(b"n\n")
+        stdout, _ = terminal.process.communicate(timeout=60)
     finally:
-        process.kill()
-        os.close(controller)
+        terminal.close()
+    process = terminal.process
     assert process.returncode == 0
     assert stdout.decode() == "Done.\n"
     outputs = tool_messages(loopback, 1)
@@ -172,12 +178,7 @@ def test_tool_calls_survive_export_all_and_import_into_a_new_history(
 ) -> None:
     config = config_with_servers(tmp_path)
     loopback.enqueue(tool_calls(("echo", {"text": "kept across"})), reply("Round trip."))
-    result = run(
-        "--config",
-        str(config),
-        *ask_loopback(loopback, "--approve-tools", "go"),
-        TUI_CHAT_API_KEY=TEST_KEY,
-    )
+    result = ask_tools(config, loopback, "--approve-tools", "go")
     assert result.returncode == 0, result.stderr
     backup = tmp_path / "backup.json"
     exported = run("export", "--all", "--format", "json", "-o", str(backup))
@@ -198,28 +199,13 @@ def test_ctrl_c_at_the_tool_question_ends_the_command_at_once(
 
     config = config_with_servers(tmp_path)
     loopback.enqueue(tool_calls(("echo", {"text": "never run"})))
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tui", "--config", str(config), *ask_loopback(loopback, "go")],
-        stdin=terminal,
-        stdout=subprocess.PIPE,
-        stderr=terminal,
-        cwd=ROOT,
-        env={"TUI_CHAT_DEMO_SPEED": "0", **os.environ, "TUI_CHAT_API_KEY": TEST_KEY},
-    )
-    os.close(terminal)
-    seen = b""
+    terminal = Terminal(config, loopback, "go")
     try:
-        deadline = time.monotonic() + 60
-        while b"[y/N, a = always]" not in seen:
-            assert time.monotonic() < deadline, seen
-            ready, _, _ = select.select([controller], [], [], 1)
-            if ready:
-                seen += os.read(controller, 4096)
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=15)  # before: it waited for a line that never came
+        terminal.wait_for(b"[y/N, a = always]")
+        terminal.process.send_signal(signal.SIGINT)
+        terminal.process.communicate(timeout=15)  # before: it waited for a line that never came
     finally:
-        process.kill()
-        os.close(controller)
+        terminal.close()
+    process = terminal.process
     assert process.returncode == 130
     assert len(loopback.requests) == 1  # the call was never run nor answered
