@@ -69,7 +69,8 @@ async def test_a_stall_before_content_is_not_retried(
     loopback: LoopbackServer, http_client: httpx.AsyncClient
 ) -> None:
     loopback.enqueue(fault("stall", after=2, stall_seconds=30))
-    provider = provider_for(loopback, http_client, stall_timeout=0.2)
+    # Long enough for the first two events on a busy machine, far below the 30 s stall.
+    provider = provider_for(loopback, http_client, stall_timeout=1.0)
     outcome = await collect(provider, ask(), ApiKind.RESPONSES)
     assert isinstance(outcome.error, errors.StreamTimeoutError)
     assert outcome.started[0].response_id == "resp_loopback000001"
