@@ -71,6 +71,7 @@ SCRUBBED_ENV = (
     "TUI_CHAT_THEME",
     "TUI_CHAT_DATABASE_URL",
     "PYTHONPROFILEIMPORTTIME",
+    "PYTHONDONTWRITEBYTECODE",  # an installed app has its .pyc files: the warm-up writes them
     "COLUMNS",
     "LINES",
 )
