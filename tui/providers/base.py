@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Protocol
 
 from tui.domain import ApiKind, ChatRequest, ModelInfo, ProviderConfig, StreamEvent
+
+RequestSent = Callable[[], Awaitable[None]]
+"""Told that a request has been written whole, each time one is (retries included)."""
 
 
 class Provider(Protocol):
@@ -13,8 +16,13 @@ class Provider(Protocol):
 
     config: ProviderConfig
 
-    def stream(self, request: ChatRequest, api: ApiKind) -> AsyncGenerator[StreamEvent, None]:
+    def stream(
+        self, request: ChatRequest, api: ApiKind, *, sent: RequestSent | None = None
+    ) -> AsyncGenerator[StreamEvent, None]:
         """Send ``request`` over ``api`` and yield its events.
+
+        ``sent`` is awaited as soon as the request has been written whole (before any answer
+        comes): the caller may draw the turn while the model thinks, without delaying it.
 
         The iterator ends with exactly one ``Finished`` or ``Failed``; provider failures are
         yielded as ``Failed(error)``, never raised. With ``request.stream`` false the same events

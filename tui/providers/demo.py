@@ -251,8 +251,15 @@ class DemoTransport(httpx.AsyncBaseTransport):
         self._stored: OrderedDict[str, StoredTurn] = OrderedDict()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Answer one request as the server would; errors become OpenAI error bodies."""
+        """Answer one request as the server would; errors become OpenAI error bodies.
+
+        The request is sent once its body is read: the transport reports that the way
+        httpx's own does, through the ``trace`` extension.
+        """
         body = await request.aread()
+        trace = request.extensions.get("trace")
+        if trace is not None:
+            await trace("http11.send_request_body.complete", {"request": request})
         try:
             return await self._route(request.method, request.url.path.rstrip("/"), body)
         except ApiError as error:

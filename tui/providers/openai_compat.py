@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import json
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from typing import cast
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, cast
 
 import httpx
 
@@ -22,6 +22,7 @@ from tui.domain import (
     StreamEvent,
 )
 from tui.providers import chat_completions, responses
+from tui.providers.base import RequestSent
 from tui.providers.catalog import ADHOC_PROVIDER
 from tui.providers.errors import (
     MAX_RETRY_AFTER,
@@ -97,7 +98,9 @@ class OpenAICompatibleProvider:
     def __repr__(self) -> str:
         return f"OpenAICompatibleProvider({self.config.name!r}, {self._base_url!r})"
 
-    async def stream(self, request: ChatRequest, api: ApiKind) -> AsyncGenerator[StreamEvent, None]:
+    async def stream(
+        self, request: ChatRequest, api: ApiKind, *, sent: RequestSent | None = None
+    ) -> AsyncGenerator[StreamEvent, None]:
         """Send ``request`` over ``api`` and yield its events, ending in Finished or Failed.
 
         Provider failures are yielded as ``Failed``, never raised. Close the iterator (e.g. with
@@ -111,6 +114,9 @@ class OpenAICompatibleProvider:
         within ``first_token_timeout`` of sending (keep-alive comments do not count: a server
         can send those for ever), and once the reply flows no byte may be missing for longer
         than ``idle_timeout``. Either ends the turn with a ``Failed`` that says which.
+
+        ``sent`` is awaited once the request body has been written (httpx's ``trace``
+        extension), so a caller can draw the turn while the model thinks.
         """
         if self.config.requires_key and not self._api_key:
             yield Failed(self._missing_key())
@@ -138,6 +144,7 @@ class OpenAICompatibleProvider:
         # The limits are kept by the event loop (``_Limits``); httpx's own read timeout stays
         # as a backstop that can only fire after them.
         timeout = stream_timeout(self._client, first_limit + idle_limit)
+        extensions = {"trace": _sent_trace(sent)} if sent is not None else None
         attempt = 0
         while True:
             failure: ProviderError | None = None
@@ -152,7 +159,12 @@ class OpenAICompatibleProvider:
                         async with asyncio.timeout_at(limits.deadline()):
                             response = await stack.enter_async_context(
                                 self._client.stream(
-                                    "POST", url, content=content, headers=headers, timeout=timeout
+                                    "POST",
+                                    url,
+                                    content=content,
+                                    headers=headers,
+                                    timeout=timeout,
+                                    extensions=extensions,
                                 )
                             )
                     except TimeoutError:
@@ -532,3 +544,14 @@ async def _drain(chunks: AsyncIterator[bytes]) -> None:
                 return
     except httpx.HTTPError:
         pass
+
+
+def _sent_trace(sent: RequestSent) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    """httpx's ``trace`` extension, awaiting ``sent`` once a request body has gone out
+    (``http11.`` or ``http2.send_request_body.complete``)."""
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        if event.endswith(".send_request_body.complete"):
+            await sent()
+
+    return trace

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
 from contextlib import aclosing
 from typing import Protocol
 
@@ -197,7 +197,7 @@ class ChatService:
         attachments: Sequence[Attachment] = (),
         options: TurnOptions | None = None,
         settings: ChatSettings | None = None,
-    ) -> AsyncIterator[TurnEvent]:
+    ) -> AsyncGenerator[TurnEvent, None]:
         """Add a user message under the active leaf and stream the reply.
 
         With ``conversation_id`` None a new conversation is created first, with ``settings``
@@ -234,7 +234,7 @@ class ChatService:
 
     async def regenerate(
         self, message_id: int, *, options: TurnOptions | None = None
-    ) -> AsyncIterator[TurnEvent]:
+    ) -> AsyncGenerator[TurnEvent, None]:
         """Answer again: a reply beside ``message_id`` (a reply) or under it (a user message)."""
         message = await self._message(message_id)
         if message.role is Role.ASSISTANT:
@@ -257,7 +257,7 @@ class ChatService:
         *,
         attachments: Sequence[Attachment] | None = None,
         options: TurnOptions | None = None,
-    ) -> AsyncIterator[TurnEvent]:
+    ) -> AsyncGenerator[TurnEvent, None]:
         """Add an edited copy of a user message beside it, and answer the copy."""
         original = await self._message(message_id)
         if original.role is not Role.USER:
@@ -307,6 +307,7 @@ class ChatService:
             first=len(path) == 1,
             offer=offer,
             approve=options.approve,
+            sent=options.request_sent,
         )
 
     async def _offer(self, conversation: Conversation, options: TurnOptions) -> Offer:

@@ -31,6 +31,7 @@ from tui.domain import (
     Usage,
     WebSearch,
 )
+from tui.providers.base import RequestSent
 from tui.providers.errors import (
     MalformedResponseError,
     NoResponsesApiError,
@@ -94,8 +95,10 @@ class ReplyStream:
         first: bool,
         offer: Offer = NO_TOOLS,
         approve: Approver | None = None,
+        sent: RequestSent | None = None,
     ) -> None:
         self.service = service
+        self.sent = sent
         self.chosen = RouteChosen(route.config.name, route.model.id, route.api)
         self.fallback = fallback
         """The unchained request to resend if the server forgot the chained-from response."""
@@ -154,7 +157,7 @@ class ReplyStream:
                 self._round_start = len(self.text)
                 self._round_fresh = True
                 self.response_id = None
-                stream = self.route.provider.stream(self.request, self.route.api)
+                stream = self.route.provider.stream(self.request, self.route.api, sent=self.sent)
                 async with aclosing(stream):
                     async for event in stream:
                         kind = type(event)

@@ -47,6 +47,10 @@ class TurnOptions:
     approve: Any = None
     """Asks the user about each tool call (``tools.Approver``); None: calls are denied, unless
     the tool is always allowed."""
+    request_sent: Any = None
+    """Awaited (no arguments) each time a request of the turn has been written whole
+    (``providers.base.RequestSent``): the screen draws the turn while the model thinks, not
+    before the request is out."""
 
 
 @dataclass(frozen=True, slots=True)
