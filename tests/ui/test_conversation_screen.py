@@ -421,15 +421,20 @@ async def test_a_slow_server_never_holds_back_the_message_just_sent(
         assert "Stop" not in footer_keys()
         await type_and_send(pilot, "still there?")
         await wait_for(lambda: len(server.requests) == 1)
-        # Shown at once, though the reply has not started: the message, and how to stop.
-        await wait_for(lambda: len(views(app)) == 1, timeout=1.0)
-        assert views(app)[0].message.content == "still there?"
+        # Shown at once, though the reply has not started: the message, the reply's view
+        # waiting for its first words, and how to stop.
+        await wait_for(lambda: len(views(app)) == 2, timeout=1.0)
+        sent, awaited = views(app)
+        assert sent.message.content == "still there?"
+        assert (awaited.message.role, awaited.message.content) == (Role.ASSISTANT, "")
         await wait_for(lambda: "Stop" in footer_keys(), timeout=1.0)
         assert screen.streaming
         assert app.screen.query_one(PromptInput).text == ""
         await pilot.press("escape")
         await idle(app)
         assert "Stop" not in footer_keys()
+        # No reply was stored: its view goes, the message sent stays.
+        assert [view.message.content for view in views(app)] == ["still there?"]
         path = await stored_path(app)
         assert [message.content for message in path][:1] == ["still there?"]
 

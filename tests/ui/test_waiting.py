@@ -71,7 +71,8 @@ async def test_the_wait_for_the_first_token_counts_and_esc_stops_it(
         first = waited(app)
         assert first is not None and first <= 1
         await wait_for(lambda: (waited(app) or 0) >= first + 2, timeout=5)  # it counts
-        assert [view.message.content for view in views(app)] == ["still thinking?"]
+        # The message sent, and under it the reply's view, waiting for its first words.
+        assert [view.message.content for view in views(app)] == ["still thinking?", ""]
         await pilot.press("escape")
         await wait_for(lambda: not streaming(app))
         await wait_for(lambda: "waiting" not in status_line(app))

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -30,6 +31,7 @@ from tui.domain import (
     Citation,
     Conversation,
     Message,
+    MessageStatus,
     ReasoningDelta,
     Role,
     TextDelta,
@@ -73,6 +75,14 @@ if TYPE_CHECKING:
 STATUS_INTERVAL = 0.1
 """Seconds between updates of the streaming figures in the status line."""
 UI_HEAD_START = 0.05
+FRAME_BUDGET = 1 / 60
+"""Seconds spent taking in answer text from one read before its frame is drawn (a burst)."""
+READ_GAP = 0.001
+"""Deltas further apart than this came from separate reads (the screen waited for them)."""
+FRAME_WAIT_LIMIT = 0.5
+"""At most this long for a frame before taking in more (a view that cannot draw)."""
+AWAITED_REPLY = 0
+"""The id of the reply's message while it is awaited (stored rows start at 1)."""
 """Seconds the engine gets to send a request before the screen draws what the send changed."""
 ROOMY_FOOTER_WIDTH = 100
 SPARE_KEYS = ("ctrl+g", "ctrl+n", "ctrl+t")
@@ -141,6 +151,13 @@ class ConversationScreen(Screen[None]):
         self.editing: Message | None = None
         """The user message being edited: the next send replaces it with a new branch."""
         self._stream_view: View | None = None
+        self._request_out = asyncio.Event()
+        """Set once the turn's request is out (see ``TurnOptions.request_sent``)."""
+        self._preparing: asyncio.Future[View] | None = None
+        """The mount of the turn's message and reply view (``_prepare_reply``)."""
+        self._pending_view: View | None = None
+        """The reply's view while no stored message backs it yet."""
+        self._sibling_task: asyncio.Future[None] | None = None
         self._path_purpose = "attach"
         """What the path field is for: ``attach`` or ``export``."""
         self.conversation: Conversation | None = None
@@ -384,8 +401,12 @@ class ConversationScreen(Screen[None]):
             )
 
     def _options(self) -> TurnOptions:
-        """This screen's turn options: tool calls are asked about with a modal."""
-        return TurnOptions(approve=self._approve)
+        """This screen's turn options: tool calls are asked about with a modal, and the turn
+        is drawn once its request is out."""
+        return TurnOptions(approve=self._approve, request_sent=self._request_sent)
+
+    async def _request_sent(self) -> None:
+        self._request_out.set()
 
     async def _approve(self, request: ApprovalRequest) -> Decision:
         """Ask about one tool call (the engine awaits this inside the turn); anything but an
@@ -414,7 +435,7 @@ class ConversationScreen(Screen[None]):
     @work(group="stream", exclusive=True, exit_on_error=False)
     async def run_turn(
         self,
-        start: Callable[[Services], AsyncIterator[TurnEvent]],
+        start: Callable[[Services], AsyncGenerator[TurnEvent, None]],
         *,
         reset_to: int | None | bool = False,
         clear_prompt: bool = False,
@@ -424,6 +445,7 @@ class ConversationScreen(Screen[None]):
         from tui.services.chat import ConversationNotFoundError
 
         self.streaming = True
+        self._request_out = asyncio.Event()
         try:
             services = await self.handle.get()
             if reset_to is not False and self.conversation_id is not None:
@@ -439,6 +461,7 @@ class ConversationScreen(Screen[None]):
             message = problem if problem is not None else f"{type(exc).__name__}: {exc}"
             self.notify(message, title="Not sent", severity="error", timeout=15)
         finally:
+            await self._drop_pending()
             self.streaming = False
             self._stream_view = None
 
@@ -450,93 +473,103 @@ class ConversationScreen(Screen[None]):
         await self.log_widget.set_messages(path, positions)
 
     async def _consume(
-        self, services: Services, events: AsyncIterator[TurnEvent], clear_prompt: bool
+        self, services: Services, events: AsyncGenerator[TurnEvent, None], clear_prompt: bool
     ) -> None:
-        log = self.log_widget
         history = services.history
         view: View | None = None
         started = time.monotonic()
         tokens = 0
         shown_at = 0.0
-        user_shown: asyncio.Future[None] | None = None
-        # Drawing the user's message and the footer's new keys costs tens of ms of the event
-        # loop: the keys wait UI_HEAD_START, the message until the reply has started (the
-        # request is out) or UI_HEAD_START.
-        request_out = asyncio.Event()
+        first = True
+        read_from = last_at = 0.0
+        user: Message | None = None
+        # Drawing the user's message, the reply's view and the footer's new keys costs tens of
+        # ms of the event loop: they wait until the request is out (or UI_HEAD_START), and are
+        # drawn while the model thinks, so its first words go straight into a view on screen.
+        request_out = self._request_out
         calling: dict[int, str] = {}  # the arguments of each tool call streaming in
         self.set_timer(UI_HEAD_START, self.refresh_bindings, name="turn-keys")
-        async for event in events:
-            if isinstance(event, TextDelta):
-                assert view is not None
-                view.append_text(event.text)
-                tokens += 1
-                now = time.monotonic()
-                if now - shown_at >= STATUS_INTERVAL:  # not once per token: 10 times a second
-                    shown_at = now
-                    self.status.show_speed(tokens, now - started)
-            elif isinstance(event, ReasoningDelta):
-                assert view is not None
-                await view.append_reasoning(event.text)
-            elif isinstance(event, Usage):
-                if view is not None:
-                    view.set_usage(event)
-            elif isinstance(event, UserMessageSaved):
-                if self.conversation_id != event.message.conversation_id:
-                    self.conversation_id = event.message.conversation_id
-                    self.new_chat_settings = None  # now stored on the new conversation
-                    self.conversation = await history.get(self.conversation_id)
-                if clear_prompt:
-                    self.prompt.clear()
-                    self.attachments.clear()
-                    self._show_attachments()
-                    self._set_editing(None)
-                user_shown = asyncio.ensure_future(
-                    self._show_user_message(services, event.message, request_out)
-                )
-            elif isinstance(event, RouteChosen):
-                await self._route_chosen(services, event)
-            elif isinstance(event, ReplyStarted):
-                self.status.stop_waiting()
-                request_out.set()
-                if user_shown is not None:
-                    await user_shown
-                started = time.monotonic()
-                positions = await history.sibling_positions(
-                    event.message.conversation_id, [event.message]
-                )
-                view = await log.add_message(
-                    event.message, positions[event.message.id], streaming=True
-                )
-                self._stream_view = view
-            elif isinstance(event, ReplyTextEnded):
-                if view is not None:  # draw it all now; the engine is writing the record
-                    await view.finish()
-            elif isinstance(event, ReplyFinished):
-                request_out.set()
-                if user_shown is not None:
-                    await user_shown
-                await self._finish_view(services, view, event)
-            elif isinstance(event, TitleChanged):
-                self.sub_title = event.title
-            elif isinstance(event, ToolCallDelta):
-                calling[event.index] = calling.get(event.index, "") + event.arguments
-                self.status.show_activity(f"calling {event.name} {calling[event.index][:80]}")
-            elif isinstance(event, WebSearch):
-                searched = f"searched the web: {event.query}" if event.query else "searched the web"
-                self.status.show_activity(searched if event.done else "searching the web…")
-            elif isinstance(event, ToolCallsAsked):
-                calling.clear()
-                if view is not None:
-                    await view.add_tool_calls(event.calls)
-            elif isinstance(event, ToolCallChanged):
-                if view is not None:
-                    view.update_tool_call(event.call)
-                self._tool_changed(event.call)
-            elif isinstance(event, ToolNotice):
-                self.notify(inert(event.text), severity="warning", timeout=10)
-            elif isinstance(event, Citation):
-                if view is not None:
-                    await view.add_citation(event)
+        # Closed however the turn ends (Esc cancels this task wherever it waits): the engine
+        # then marks the reply cancelled and keeps what arrived.
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    assert view is not None
+                    frame = view.append_text(event.text)
+                    tokens += 1
+                    now = time.monotonic()
+                    if now - shown_at >= STATUS_INTERVAL:  # not once per token: 10 times a second
+                        shown_at = now
+                        self.status.show_speed(tokens, now - started)
+                    if now - last_at > READ_GAP:  # it waited for the network: a new read
+                        read_from = now
+                    last_at = now
+                    if first or now - read_from >= FRAME_BUDGET:
+                        # The first words, and in a burst each frame's worth, are drawn before
+                        # more is taken in: one read of thousands of tokens would otherwise
+                        # hold back every frame until all of it was taken in.
+                        first = False
+                        await _drawn(frame)  # the next delta starts a new run (a gap)
+                elif isinstance(event, ReasoningDelta):
+                    assert view is not None
+                    await view.append_reasoning(event.text)
+                elif isinstance(event, Usage):
+                    if view is not None:
+                        view.set_usage(event)
+                elif isinstance(event, UserMessageSaved):
+                    if self.conversation_id != event.message.conversation_id:
+                        self.conversation_id = event.message.conversation_id
+                        self.new_chat_settings = None  # now stored on the new conversation
+                        self.conversation = await history.get(self.conversation_id)
+                    if clear_prompt:
+                        self.prompt.clear()
+                        self.attachments.clear()
+                        self._show_attachments()
+                        self._set_editing(None)
+                    user = event.message
+                elif isinstance(event, RouteChosen):
+                    await self._route_chosen(services, event)
+                    if self._preparing is None:
+                        self._preparing = asyncio.ensure_future(
+                            self._prepare_reply(services, user, event, request_out)
+                        )
+                elif isinstance(event, ReplyStarted):
+                    self.status.stop_waiting()
+                    request_out.set()
+                    view = await self._reply_view(services, event.message)
+                    started = time.monotonic()
+                    self._stream_view = view
+                elif isinstance(event, ReplyTextEnded):
+                    if view is not None:  # draw it all now; the engine is writing the record
+                        await view.finish()
+                elif isinstance(event, ReplyFinished):
+                    request_out.set()
+                    if view is None and self._preparing is not None:
+                        view = await self._reply_view(services, event.message)
+                    await self._finish_view(services, view, event)
+                elif isinstance(event, TitleChanged):
+                    self.sub_title = event.title
+                elif isinstance(event, ToolCallDelta):
+                    calling[event.index] = calling.get(event.index, "") + event.arguments
+                    self.status.show_activity(f"calling {event.name} {calling[event.index][:80]}")
+                elif isinstance(event, WebSearch):
+                    searched = (
+                        f"searched the web: {event.query}" if event.query else "searched the web"
+                    )
+                    self.status.show_activity(searched if event.done else "searching the web…")
+                elif isinstance(event, ToolCallsAsked):
+                    calling.clear()
+                    if view is not None:
+                        await view.add_tool_calls(event.calls)
+                elif isinstance(event, ToolCallChanged):
+                    if view is not None:
+                        view.update_tool_call(event.call)
+                    self._tool_changed(event.call)
+                elif isinstance(event, ToolNotice):
+                    self.notify(inert(event.text), severity="warning", timeout=10)
+                elif isinstance(event, Citation):
+                    if view is not None:
+                        await view.add_citation(event)
 
     def _tool_changed(self, call: ToolCallRecord) -> None:
         """The status line follows the calls; a call that failed is said in one line."""
@@ -560,16 +593,68 @@ class ConversationScreen(Screen[None]):
             label = services.registry.config(event.provider).label
             turn.show_route(label, event.model, event.api.value)
 
-    async def _show_user_message(
-        self, services: Services, message: Message, request_out: asyncio.Event
-    ) -> None:
-        """Show the message just sent, once the engine has sent its request (or soon anyway)."""
+    async def _prepare_reply(
+        self,
+        services: Services,
+        user: Message | None,
+        route: RouteChosen,
+        request_out: asyncio.Event,
+    ) -> View:
+        """Once the request is out (or soon anyway), show the message just sent (if any) and
+        the reply's view, waiting for its first words, in one mount."""
         with contextlib.suppress(TimeoutError):  # the request is out, or waited long enough
             await asyncio.wait_for(request_out.wait(), UI_HEAD_START)
-        positions = await services.history.sibling_positions(message.conversation_id, [message])
+        items: list[tuple[Message, tuple[int, int], bool]] = []
+        if user is not None:
+            positions = await services.history.sibling_positions(user.conversation_id, [user])
+            items.append((user, positions[user.id], False))
+        awaited = Message(
+            id=AWAITED_REPLY,
+            conversation_id=self.conversation_id or 0,
+            parent_id=user.id if user is not None else None,
+            role=Role.ASSISTANT,
+            content="",
+            status=MessageStatus.STREAMING,
+            created_at=datetime.now(UTC),
+            provider=route.provider,
+            model=route.model,
+            api=route.api,
+        )
+        items.append((awaited, (1, 1), True))
         self.log_widget.follow()  # what was just sent, and its answer, are shown as they come
-        await self.log_widget.add_message(message, positions[message.id])
+        views = await self.log_widget.add_messages(items)
+        self._pending_view = views[-1]
         self._show_empty_state(services)
+        return views[-1]
+
+    async def _reply_view(self, services: Services, message: Message) -> View:
+        """The view the reply streams into: the one shown while it was awaited, now given
+        the stored message (its place among its siblings follows, not to delay the text)."""
+        if self._preparing is None:
+            positions = await services.history.sibling_positions(message.conversation_id, [message])
+            return await self.log_widget.add_message(message, positions[message.id], streaming=True)
+        view = await self._preparing
+        self._pending_view = None
+        self.log_widget.adopt(view, message, view.sibling)
+        self._sibling_task = asyncio.ensure_future(self._show_siblings(services, message))
+        return view
+
+    async def _show_siblings(self, services: Services, message: Message) -> None:
+        positions = await services.history.sibling_positions(message.conversation_id, [message])
+        self.log_widget.set_sibling(message.id, positions[message.id])
+
+    async def _drop_pending(self) -> None:
+        """After a turn: a reply view still awaiting a stored message goes (the turn failed
+        before any reply was stored); the message sent stays shown."""
+        preparing, self._preparing = self._preparing, None
+        siblings, self._sibling_task = self._sibling_task, None
+        for task in (preparing, siblings):
+            if task is not None:
+                with contextlib.suppress(Exception):
+                    await task
+        view, self._pending_view = self._pending_view, None
+        if view is not None:
+            await self.log_widget.discard(view)
 
     async def _finish_view(
         self, services: Services, view: View | None, event: ReplyFinished
@@ -1066,3 +1151,13 @@ def _size(count: int) -> str:
             return f"{count:.0f} {unit}"
         count = count / 1024  # type: ignore[assignment]
     return f"{count:.0f} GB"
+
+
+async def _drawn(frame: Awaitable[object]) -> None:
+    """Wait for a frame of the reply's text to be built (never longer than the limit)."""
+
+    async def built() -> None:
+        await frame
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(built(), FRAME_WAIT_LIMIT)

@@ -171,13 +171,49 @@ class ChatLog(VerticalScroll, can_focus=False):
         self, message: Message, sibling: tuple[int, int] = (1, 1), *, streaming: bool = False
     ) -> MessageView:
         """Append a message; a ``streaming`` one stays mounted until ``finish_streaming``."""
-        entry = _Entry(message, sibling, self.size.width)
-        entry.pinned = streaming
-        self._entries.append(entry)
-        view = self._build(self._entries, len(self._entries) - 1)
-        await self.mount(view)
-        self._request_check()
+        (view,) = await self.add_messages([(message, sibling, streaming)])
         return view
+
+    async def add_messages(
+        self, items: Sequence[tuple[Message, tuple[int, int], bool]]
+    ) -> list[MessageView]:
+        """Append several messages in one mount (one layout, one paint): each item is the
+        message, its sibling position and whether it streams (stays mounted until
+        ``finish_streaming``)."""
+        views: list[MessageView] = []
+        for message, sibling, streaming in items:
+            entry = _Entry(message, sibling, self.size.width)
+            entry.pinned = streaming
+            self._entries.append(entry)
+            views.append(self._build(self._entries, len(self._entries) - 1))
+        await self.mount_all(views)
+        self._request_check()
+        return views
+
+    def adopt(self, view: MessageView, message: Message, sibling: tuple[int, int]) -> None:
+        """Give a view shown before its message was stored (the reply being awaited) the
+        stored message."""
+        for entry in self._entries:
+            if entry.widget is view:
+                entry.message = message
+                entry.sibling = sibling
+        view.sibling = sibling
+        view.update_message(message)
+
+    def set_sibling(self, message_id: int, sibling: tuple[int, int]) -> None:
+        """Show where a message sits among its siblings (its other fields unchanged)."""
+        for entry in self._entries:
+            if entry.message.id == message_id:
+                entry.sibling = sibling
+                if isinstance(entry.widget, _message_view_class()):
+                    entry.widget.set_sibling(*sibling)
+
+    async def discard(self, view: MessageView) -> None:
+        """Take away a view whose message was never stored (a turn that failed to start)."""
+        self._entries = [entry for entry in self._entries if entry.widget is not view]
+        if view.is_attached:
+            await view.remove()
+        self._request_check()
 
     async def finish_streaming(self, message: Message) -> None:
         """End a streamed message with its final state (status, usage, latency, error).
