@@ -54,3 +54,20 @@ def test_import_linter_contracts_hold() -> None:
     assert result.returncode == 0, (
         f"lint-imports exited {result.returncode}\n{result.stdout}\n{result.stderr}"
     )
+
+
+def test_the_http_client_comes_without_httpx_command_line_tool() -> None:
+    """httpx's command-line client (click, Pygments) stays out of the app, and the client
+    itself still works: a request over a mock transport."""
+    code = (
+        "import sys, asyncio, tui.providers.openai_compat, httpx\n"
+        "async def go():\n"
+        "    transport = httpx.MockTransport(lambda request: httpx.Response(200, text='ok'))\n"
+        "    async with httpx.AsyncClient(transport=transport) as client:\n"
+        "        return (await client.get('http://example.test/')).text\n"
+        "print(asyncio.run(go()), sorted({'click', 'pygments'} & set(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "ok []"
