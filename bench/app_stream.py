@@ -54,6 +54,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -123,29 +124,30 @@ class Probe:
         self.deltas = 0
 
     def attach(self, log: ChatLog) -> None:
-        add_message = log.add_message
+        add_messages = log.add_messages
 
         async def add_and_watch(
-            message: Any, sibling: tuple[int, int] = (1, 1), *, streaming: bool = False
-        ) -> MessageView:
-            view = await add_message(message, sibling, streaming=streaming)
-            if streaming:
-                self.watch(view)
-            return view
+            items: Sequence[tuple[Any, tuple[int, int], bool]],
+        ) -> list[MessageView]:
+            views = await add_messages(items)
+            for view, (_message, _sibling, streaming) in zip(views, items, strict=True):
+                if streaming:
+                    self.watch(view)
+            return views
 
-        log.add_message = add_and_watch  # type: ignore[method-assign]
+        log.add_messages = add_and_watch  # type: ignore[method-assign]
 
     def watch(self, view: MessageView) -> None:
         self.view = view
         append_text = view.append_text
 
-        def append_and_note(text: str) -> None:
+        def append_and_note(text: str) -> Any:
             now = time.perf_counter()
             if self.first_token is None:
                 self.first_token = now
             self.last_token = now
             self.deltas += 1
-            append_text(text)
+            return append_text(text)  # the frame that shows it, which the screen may await
 
         view.append_text = append_and_note  # type: ignore[method-assign]
         finish = view.finish

@@ -139,7 +139,8 @@ def write_settings(folder: Path, base_url: str, api: str) -> None:
 @dataclass
 class Turn:
     request_ms: float
-    first_ms: float
+    first_ms: float | None
+    """None: the first words were never drawn (a burst drawn whole, from its end)."""
     whole_ms: float | None
     pressed_at: float = 0.0
     """``time.perf_counter()`` at Enter (the same clock as the app's, on Linux)."""
@@ -195,25 +196,27 @@ def one_turn(
     last_word = f"Last{tag}".encode()
     pressed = time.perf_counter()
     os.write(session.master, b"\r")
-    first: list[float] = []
+    seen: dict[str, float] = {}
 
-    def first_drawn() -> bool:
-        drawn = session.output[offset:]
-        if first_word in drawn:
-            first.append(time.perf_counter())
-        return bool(first)
+    def look(until: str) -> bool:
+        drawn, now = session.output[offset:], time.perf_counter()
+        for name, word in (("first", first_word), ("last", last_word)):
+            if name not in seen and word in drawn:
+                seen[name] = now
+        return until in seen
 
-    session.wait_for(first_drawn, timeout, "the first words")
-    whole: float | None = None
-    if answer.burst:
-        session.wait_for(lambda: last_word in session.output[offset:], timeout, "the last words")
-        whole = (time.perf_counter() - pressed) * 1000
+    # A burst ends at its last words; an app that draws it whole, following its end, never
+    # shows the first ones (first text: none).
+    until = "last" if answer.burst else "first"
+    session.wait_for(lambda: look(until), timeout, f"the {until} words")
+    first_ms = (seen["first"] - pressed) * 1000 if "first" in seen else None
+    whole = (seen["last"] - pressed) * 1000 if answer.burst else None
     session.wait_for(lambda: len(server.received) > before, timeout, "the request")
     request_ms = (server.received[before] - pressed) * 1000
     # The turn is over once the status line shows the figures of the stored reply.
     session.wait_for(lambda: b"tok/s" in session.output[offset:], timeout, "the stored reply")
     session.idle(SETTLE)
-    return Turn(request_ms, (first[0] - pressed) * 1000, whole, pressed)
+    return Turn(request_ms, first_ms, whole, pressed)
 
 
 def run_once(case: str, args: argparse.Namespace, memory: bool = False) -> Run:
@@ -308,10 +311,17 @@ def main(argv: list[str] | None = None) -> int:
             turns = [run.turns[number] for run in runs]
             label = f"turn {number + 1}"
             print(f"  {label} request     {spread([t.request_ms for t in turns])}")
-            print(f"  {label} first text  {spread([t.first_ms for t in turns])}")
-            gaps = [t.first_ms - t.request_ms - args.latency for t in turns]
-            after = "the request" + (f" + {args.latency:g} ms" if args.latency else "")
-            print(f"  {label}   (after {after} {spread(gaps)})")
+            pairs = [(t.first_ms, t.request_ms) for t in turns if t.first_ms is not None]
+            if pairs:
+                print(f"  {label} first text  {spread([first for first, _ in pairs])}")
+                gaps = [first - request - args.latency for first, request in pairs]
+                after = "the request" + (f" + {args.latency:g} ms" if args.latency else "")
+                print(f"  {label}   (after {after} {spread(gaps)})")
+            if len(pairs) < len(turns):
+                print(
+                    f"  {label} first text  never drawn in {len(turns) - len(pairs)} of "
+                    f"{len(turns)} runs (the answer appeared whole, at its end)"
+                )
             wholes = [t.whole_ms for t in turns if t.whole_ms is not None]
             if wholes:
                 print(f"  {label} whole answer {spread(wholes)}")

@@ -75,8 +75,9 @@ if TYPE_CHECKING:
 STATUS_INTERVAL = 0.1
 """Seconds between updates of the streaming figures in the status line."""
 UI_HEAD_START = 0.05
-FRAME_BUDGET = 1 / 60
-"""Seconds spent taking in answer text from one read before its frame is drawn (a burst)."""
+FRAME_BUDGET = 0.25
+"""Seconds spent taking in answer text from one read before a frame of it is drawn again (a
+burst shows its progress four times a second; more often costs the whole answer's time)."""
 READ_GAP = 0.001
 """Deltas further apart than this came from separate reads (the screen waited for them)."""
 FRAME_WAIT_LIMIT = 0.5
@@ -509,7 +510,7 @@ class ConversationScreen(Screen[None]):
                         # more is taken in: one read of thousands of tokens would otherwise
                         # hold back every frame until all of it was taken in.
                         first = False
-                        await _drawn(frame)  # the next delta starts a new run (a gap)
+                        await self._drawn(frame)  # the next delta starts a new run (a gap)
                 elif isinstance(event, ReasoningDelta):
                     assert view is not None
                     await view.append_reasoning(event.text)
@@ -570,6 +571,23 @@ class ConversationScreen(Screen[None]):
                 elif isinstance(event, Citation):
                     if view is not None:
                         await view.add_citation(event)
+
+    async def _drawn(self, frame: Awaitable[object]) -> None:
+        """Wait until a frame of the reply's text is built and on the terminal (never longer
+        than ``FRAME_WAIT_LIMIT``)."""
+        painted = asyncio.get_running_loop().create_future()
+
+        def after_refresh() -> None:
+            if not painted.done():
+                painted.set_result(None)
+
+        async def shown() -> None:
+            await frame
+            self.call_after_refresh(after_refresh)
+            await painted
+
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(shown(), FRAME_WAIT_LIMIT)
 
     def _tool_changed(self, call: ToolCallRecord) -> None:
         """The status line follows the calls; a call that failed is said in one line."""
@@ -1151,13 +1169,3 @@ def _size(count: int) -> str:
             return f"{count:.0f} {unit}"
         count = count / 1024  # type: ignore[assignment]
     return f"{count:.0f} GB"
-
-
-async def _drawn(frame: Awaitable[object]) -> None:
-    """Wait for a frame of the reply's text to be built (never longer than the limit)."""
-
-    async def built() -> None:
-        await frame
-
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(built(), FRAME_WAIT_LIMIT)
