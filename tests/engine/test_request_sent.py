@@ -8,27 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import write_config
-from tests.support.fixtures import TEST_KEY
 from tests.support.server import LoopbackServer, silent
 from tests.ui.conftest import wait_for
 from tui.domain import ApiMode
-from tui.services.container import open_services
+from tui.services.container import Services, open_services
 from tui.services.turns import ReplyFinished, TurnOptions
 
 
 @pytest.mark.parametrize("api", [ApiMode.CHAT, ApiMode.RESPONSES])
 async def test_the_request_is_reported_sent_while_the_server_is_still_silent(
-    tmp_path: Path, loopback: LoopbackServer, api: ApiMode
+    services: Services, loopback: LoopbackServer, api: ApiMode
 ) -> None:
     loopback.enqueue(silent(30))
-    config = write_config(tmp_path / "config.toml", loopback.base_url)
-    services = await open_services(
-        config=str(config),
-        db=str(tmp_path / "history.sqlite3"),
-        env={"LOOP_KEY": TEST_KEY},
-        improve_titles=False,
-    )
     sent = asyncio.Event()
     seen_by_server: list[int] = []
 
@@ -55,7 +46,6 @@ async def test_the_request_is_reported_sent_while_the_server_is_still_silent(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await services.close()
 
 
 async def test_the_offline_demo_model_reports_its_request_sent_too(tmp_path: Path) -> None:

@@ -506,9 +506,9 @@ class ConversationScreen(Screen[None]):
                         read_from = now
                     last_at = now
                     if first or now - read_from >= FRAME_BUDGET:
-                        # The first words, and in a burst each frame's worth, are drawn before
-                        # more is taken in: one read of thousands of tokens would otherwise
-                        # hold back every frame until all of it was taken in.
+                        # The first words, and in a burst a frame every FRAME_BUDGET, are drawn
+                        # before more is taken in: one read of thousands of tokens would
+                        # otherwise hold back every frame until all of it was taken in.
                         first = False
                         await self._drawn(frame)  # the next delta starts a new run (a gap)
                 elif isinstance(event, ReasoningDelta):
