@@ -31,7 +31,8 @@ script prints median, min and max over ``--runs`` runs (after one warm-up run).
 
 ``--memory`` also measures resident memory (``VmRSS`` of the app's process and its children,
 from ``/proc``) 1.5 s after the first frame, after a 10,000-token answer has been drawn whole,
-and after Ctrl+N (a new chat) has been drawn.
+after Ctrl+N (a new chat) has been drawn, and once the app has been idle long enough for its idle
+garbage collection (``tui.gc_tuning``).
 
 Run from the repository root::
 
@@ -60,6 +61,7 @@ from bench.startup import drawn_cells, isolated_env  # noqa: E402
 from tests.support import shapes  # noqa: E402
 from tests.support.script import Behaviour  # noqa: E402
 from tests.support.server import LoopbackServer  # noqa: E402
+from tui.gc_tuning import IDLE_AFTER  # noqa: E402
 from tui.providers.demo_text import bench_text  # noqa: E402
 
 CASES = ("chat-paced", "responses-paced", "chat-burst", "responses-burst")
@@ -262,6 +264,8 @@ def run_once(case: str, args: argparse.Namespace, memory: bool = False) -> Run:
                     )
                     session.idle(1.0)
                     run.memory["after a new chat"] = tree_rss_mb(session.process.pid)
+                    session.idle(IDLE_AFTER + 1.5)
+                    run.memory["after a new chat, idle"] = tree_rss_mb(session.process.pid)
             finally:
                 session.stop()
     finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 
 from tests.support.fixtures import TEST_KEY
@@ -477,3 +479,21 @@ async def test_a_key_withheld_from_another_host_is_said_as_such(
         assert "Set the key in Settings (Ctrl+S) or the OPENAI_API_KEY" not in shown
         assert TEST_KEY not in shown
         assert server.requests == []  # the key never went to the other host
+
+
+async def test_a_conversation_left_for_a_new_chat_is_freed(app_factory: AppFactory) -> None:
+    app = app_factory()
+    async with app.run_test(size=(60, 14)) as pilot:  # small: the reply overflows the log
+        await idle(app)
+        await send_and_wait(pilot, "hello there")
+        log = app.screen.query_one(ChatLog)
+        assert log.max_scroll_y > 0
+        drawn = [
+            weakref.ref(node) for view in views(app) for node in view.walk_children(with_self=True)
+        ]
+        await pilot.press("ctrl+n")
+        await wait_for(lambda: views(app) == [] and "New chat" in "\n".join(screen_lines(app)))
+        await settle(pilot)
+        gc.collect()
+        assert len(drawn) > 10
+        assert [node for ref in drawn if (node := ref()) is not None] == []

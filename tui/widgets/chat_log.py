@@ -164,6 +164,8 @@ class ChatLog(VerticalScroll, can_focus=False):
                 await self.remove_children()
                 if widgets:
                     await self.mount_all(widgets)
+                else:
+                    self._forget_removed()
         self.anchor()
         self._request_check()
 
@@ -213,7 +215,15 @@ class ChatLog(VerticalScroll, can_focus=False):
         self._entries = [entry for entry in self._entries if entry.widget is not view]
         if view.is_attached:
             await view.remove()
+            self._forget_removed()
         self._request_check()
+
+    def _forget_removed(self) -> None:
+        """Textual keeps the list of a container's displayed children until its next layout,
+        and an emptied log (a new chat, hidden behind its welcome) is not laid out again: the
+        removed messages, with every line they drew, would stay alive. Reading the list now
+        rebuilds it without them."""
+        self.displayed_children  # noqa: B018 (read for its effect)
 
     async def finish_streaming(self, message: Message) -> None:
         """End a streamed message with its final state (status, usage, latency, error).
@@ -286,6 +296,11 @@ class ChatLog(VerticalScroll, can_focus=False):
 
     def on_mount(self) -> None:
         self.screen.screen_layout_refresh_signal.subscribe(self, self._on_layout_refreshed)
+        # Textual builds a scrollbar when it is first needed, and its task keeps the context of
+        # that moment for good, the widget being handled then included: a reply that streamed
+        # when the log first overflowed would stay alive with all it drew. Built now, in the
+        # log's own context, the scrollbar keeps nothing but the log.
+        self.vertical_scrollbar  # noqa: B018 (built for its effect)
 
     def on_resize(self) -> None:
         width = self.size.width
