@@ -65,7 +65,7 @@ if str(ROOT) not in sys.path:
 from textual.widgets._markdown import MarkdownBlock, MarkdownFence  # noqa: E402
 
 from tui.app import TuiApp  # noqa: E402
-from tui.providers.demo_text import bench_text  # noqa: E402
+from tui.providers.demo.text import bench_text  # noqa: E402
 from tui.screens.conversation import ConversationScreen  # noqa: E402
 from tui.services.container import Services, open_services  # noqa: E402
 from tui.widgets.chat_log import ChatLog  # noqa: E402

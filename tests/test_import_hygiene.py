@@ -17,7 +17,7 @@ HEADLESS_MODULES = [
     "tui.services.container",
     "tui.services.export",
     "tui.services.settings_edit",
-    "tui.console",
+    "tui.subcommands",
 ]
 
 

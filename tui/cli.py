@@ -13,13 +13,7 @@ import os
 import sys
 
 from tui import __version__
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141
-"""128 + SIGPIPE, what a Unix tool killed by a closed pipe reports."""
+from tui.exit_codes import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
 
 
 def _common(default: object) -> argparse.ArgumentParser:
@@ -291,10 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the app or a command."""
     args = build_parser().parse_args(argv)
     if args.command is None:
-        from tui.console import run_app
+        from tui.subcommands import run_app
 
         return run_app(args)
-    from tui.console import run_command
+    from tui.subcommands import run_command
 
     try:
         code = run_command(args)

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from tests.demo.sse import error_of, raw_stream, stream
-from tui.providers.demo_text import tokenize
+from tui.providers.demo.text import tokenize
 
 PATH = "/chat/completions"
 

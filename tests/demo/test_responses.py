@@ -8,7 +8,7 @@ import httpx
 
 from tests.demo.sse import Event, error_of, raw_stream, stream
 from tui.providers.demo import DemoTransport, demo_mounts
-from tui.providers.demo_text import tokenize
+from tui.providers.demo.text import tokenize
 from tui.providers.presets import DEMO_BASE_URL
 
 PATH = "/responses"

@@ -11,7 +11,7 @@ import pytest
 
 from tests.demo.sse import error_of, stream
 from tui.providers.demo import DemoTransport, demo_mounts
-from tui.providers.demo_text import bench_tokens, tokenize
+from tui.providers.demo.text import bench_tokens, tokenize
 from tui.providers.presets import DEMO_BASE_URL
 
 

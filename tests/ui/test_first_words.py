@@ -13,7 +13,7 @@ from tests.ui.conftest import AppFactory, loopback_config, wait_for
 from tests.ui.hosts import screen_lines
 from tui.app import TuiApp
 from tui.domain import MessageStatus
-from tui.providers.demo_text import bench_text
+from tui.providers.demo.text import bench_text
 from tui.widgets.chat_log import ChatLog
 from tui.widgets.message_view import MessageView
 from tui.widgets.prompt_input import PromptInput

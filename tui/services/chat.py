@@ -225,12 +225,10 @@ class ChatService:
             title = title_from_text(text)
             await self.repository.rename_conversation(conversation.id, title)
             yield TitleChanged(conversation.id, title)
-        reply = await self._prepare(conversation, user, options, [user] if new else None)
-        yield reply.chosen
-        async with aclosing(reply.run()) as events:  # closing the turn closes the reply too
+        answer = self._answer(conversation, user, options, [user] if new else None, after=True)
+        async with aclosing(answer) as events:
             async for event in events:
                 yield event
-        self._after(conversation, reply)
 
     async def regenerate(
         self, message_id: int, *, options: TurnOptions | None = None
@@ -244,9 +242,7 @@ class ChatService:
         else:
             user = message
         conversation = await self._conversation(user.conversation_id)
-        reply = await self._prepare(conversation, user, options or TurnOptions())
-        yield reply.chosen
-        async with aclosing(reply.run()) as events:  # closing the turn closes the reply too
+        async with aclosing(self._answer(conversation, user, options or TurnOptions())) as events:
             async for event in events:
                 yield event
 
@@ -273,13 +269,30 @@ class ChatService:
         )
         yield UserMessageSaved(user)
         conversation = await self._conversation(original.conversation_id)
-        reply = await self._prepare(conversation, user, options or TurnOptions())
-        yield reply.chosen
-        async with aclosing(reply.run()) as events:  # closing the turn closes the reply too
+        async with aclosing(self._answer(conversation, user, options or TurnOptions())) as events:
             async for event in events:
                 yield event
 
     # ------------------------------------------------------------------ the reply
+
+    async def _answer(
+        self,
+        conversation: Conversation,
+        user: Message,
+        options: TurnOptions,
+        path: list[Message] | None = None,
+        *,
+        after: bool = False,
+    ) -> AsyncGenerator[TurnEvent, None]:
+        """The tail every kind of turn shares: the route chosen, then the reply as it streams;
+        ``after``: the work that follows a new exchange (titles, recent models) once it ends."""
+        reply = await self._prepare(conversation, user, options, path)
+        yield reply.chosen
+        async with aclosing(reply.run()) as events:  # closing the turn closes the reply too
+            async for event in events:
+                yield event
+        if after:
+            self._after(conversation, reply)
 
     async def _prepare(
         self,

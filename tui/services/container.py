@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from tui.services.history import HistoryService
     from tui.services.mcp_client import McpHub
     from tui.services.models import ModelService
-    from tui.services.routing import ProviderRegistry
+    from tui.services.provider_registry import ProviderRegistry
     from tui.services.tools import ToolPolicy
     from tui.store.db import Store
 
@@ -103,7 +103,7 @@ class Services:
     def apply_settings(self, settings: Settings) -> None:
         """Use edited settings from now on: new keys, providers and defaults."""
         from tui.providers.catalog import ModelCatalog
-        from tui.services.routing import ProviderRegistry
+        from tui.services.provider_registry import ProviderRegistry
 
         catalog = ModelCatalog(settings)
         for config in self.registry.catalog.providers():
@@ -207,7 +207,7 @@ async def open_services(
     from tui.providers.errors import ConfigurationError
     from tui.providers.http import make_client
     from tui.services.chat import ChatService
-    from tui.services.routing import ProviderRegistry
+    from tui.services.provider_registry import ProviderRegistry
     from tui.store.db import BUSY_TIMEOUT_MS, open_store
 
     env = dict(os.environ) if env is None else dict(env)

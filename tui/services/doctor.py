@@ -44,7 +44,7 @@ from tui.providers.errors import (
     StreamTimeoutError,
 )
 from tui.providers.openai_compat import OpenAICompatibleProvider
-from tui.services.routing import ProviderRegistry
+from tui.services.provider_registry import ProviderRegistry
 from tui.store.repository import ConversationRepository
 
 __all__ = [

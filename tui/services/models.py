@@ -12,12 +12,14 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from tui.domain import ApiKind, ApiMode, ModelInfo
 
 if TYPE_CHECKING:
-    from tui.services.container import Services
+    from tui.config.settings import Settings
+    from tui.services.provider_registry import ProviderRegistry
+    from tui.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -197,10 +199,23 @@ def api_modes_for(model: ModelInfo) -> tuple[ApiMode, ...]:
 # --------------------------------------------------------------------------------------------
 
 
+class ModelSources(Protocol):
+    """What the service reads and changes (``Services`` provides it)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def registry(self) -> ProviderRegistry: ...
+    @property
+    def store(self) -> Store: ...
+    async def refresh_models(self, provider: str) -> list[ModelInfo]: ...
+    def apply_settings(self, settings: Settings) -> None: ...
+
+
 class ModelService:
     """Providers and their models, as the picker shows them."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: ModelSources) -> None:
         self.services = services
         self._cached: dict[str, list[ModelInfo]] | None = None
         self._fetched: dict[str, datetime] = {}

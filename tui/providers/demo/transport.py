@@ -26,7 +26,7 @@ this is and quotes the user's first one (from the Chat ``messages`` or from a Re
 instructions or a system/developer message. Attachments are counted. ``max_tokens``,
 ``max_completion_tokens`` and ``max_output_tokens`` cut the answer (reasoning counts too) with
 ``finish_reason: "length"`` / ``response.incomplete``. Usage counts the demo's tokens
-(``demo_text.tokenize``); input tokens are estimated from the size of the conversation.
+(``text.tokenize``); input tokens are estimated from the size of the conversation.
 
 Tools: function ``tools`` (either API's shape), ``tool_choice`` and ``parallel_tool_calls`` are
 read, and tool history is validated as OpenAI does (a Chat ``role: "tool"`` message must answer a
@@ -71,15 +71,15 @@ from urllib.parse import urlsplit
 import httpx
 
 from tui.domain import ApiKind
-from tui.providers.demo_errors import ApiError
-from tui.providers.demo_request import (
+from tui.providers.demo.errors import ApiError
+from tui.providers.demo.request import (
     ParsedChat,
     ParsedResponses,
     StoredTurn,
     parse_chat,
     parse_responses,
 )
-from tui.providers.demo_text import (
+from tui.providers.demo.text import (
     DemoConversation,
     LogEntry,
     argument_pieces,
@@ -91,7 +91,7 @@ from tui.providers.demo_text import (
     plan_tools,
     tokenize,
 )
-from tui.providers.demo_wire import (
+from tui.providers.demo.wire import (
     DemoCall,
     DemoReply,
     Frame,

@@ -20,8 +20,8 @@ from contextlib import aclosing, asynccontextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
-from tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.domain import ApiMode, Attachment, ReasoningDelta, TextDelta
+from tui.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.safe_text import inert, is_inert
 
 if TYPE_CHECKING:

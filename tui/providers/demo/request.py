@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tui.providers.demo_errors import ApiError, load_body
-from tui.providers.demo_text import DemoConversation, LogEntry, OfferedTool, Tooling
+from tui.providers.demo.errors import ApiError, load_body
+from tui.providers.demo.text import DemoConversation, LogEntry, OfferedTool, Tooling
 
 ATTACHMENT_PARTS = {"image_url", "input_image", "file", "input_file", "input_audio"}
 TEXT_PARTS = {"text", "input_text", "output_text"}
