@@ -93,6 +93,8 @@ class Run:
     hwm_mb: float | None = None
     failure: str = ""
     output: bytes = b""
+    first_frame: float | None = None
+    """With keys pressed after the first frame: seconds from launch to that frame."""
 
 
 def drawn_cells(text: str) -> int:
@@ -175,8 +177,14 @@ def launch(
     sentinel: str | None = None,
     timeout: float = 15.0,
     linger: float = 0.0,
+    press: bytes = b"",
+    then: str | None = None,
 ) -> Run:
-    """Start ``command`` in a fresh pty and time it to its first full frame."""
+    """Start ``command`` in a fresh pty and time it to its first full frame.
+
+    With ``press``: once that frame is drawn, write ``press`` (keys) to the terminal and time
+    from the keys to the first frame showing ``then`` instead (``first_frame`` keeps the time
+    of the first)."""
     started = time.perf_counter()
     columns, rows = size
     process, master = spawn_in_pty(command, env, size)
@@ -199,7 +207,15 @@ def launch(
             now = time.perf_counter()
             output += chunk
             text = screen_text(bytes(output))
-            if drawn_cells(text) >= columns * rows and (not sentinel or sentinel in text):
+            if press and run.first_frame is None:
+                if drawn_cells(text) >= columns * rows and (not sentinel or sentinel in text):
+                    run.first_frame = now - started
+                    os.write(master, press)
+                    started = time.perf_counter()
+                continue
+            if press and (then not in text if then else False):
+                continue
+            if drawn_cells(text) >= columns * rows and (press or not sentinel or sentinel in text):
                 run.seconds = now - started
                 run.rss_mb, run.hwm_mb = read_memory(process.pid)
                 run.failure = ""
