@@ -21,6 +21,16 @@ PROVIDER_KEY_VARS = (
 )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def textual_fixes_as_the_app_installs_them() -> None:
+    """The Textual work-arounds the app installs as it starts (none with
+    TUI_CHAT_NO_TEXTUAL_FIXES=1), so widgets tested without the app behave as they do in it."""
+    from tui import textual_fixes
+
+    textual_fixes.install("core")
+    textual_fixes.install("markdown")
+
+
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point config and data at a temporary folder and hide any real API keys."""

@@ -19,11 +19,11 @@ from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.screen import Screen
 
+from tui import textual_fixes
 from tui.safe_text import inert
 from tui.screens.conversation import ConversationScreen
 from tui.screens.conversations import ConversationsScreen
 from tui.services.handle import ServiceHandle
-from tui.textual_fixes import apply_textual_fixes
 
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
@@ -95,7 +95,7 @@ class TuiApp(App[None]):
 
         ``tune_gc``: apply ``tui.gc_tuning`` once started (the real app; not in tests).
         """
-        apply_textual_fixes()
+        textual_fixes.install("core")
         super().__init__()
         self.services_factory = services_factory
         self.handle = ServiceHandle()
@@ -189,6 +189,9 @@ class TuiApp(App[None]):
         try:
             # Importing SQLAlchemy and httpx takes a few hundred ms: do it off the event loop.
             await asyncio.to_thread(_import_service_modules)
+            textual_fixes.install("markdown")  # here, before any message is shown
+            for line in textual_fixes.left_out():
+                self.log.warning(line)  # Textual's debug log (TEXTUAL_LOG=FILE, textual console)
             services = await self.services_factory()
         except (StoreError, ConfigurationError) as exc:
             self._services_failed(exc)

@@ -13,7 +13,7 @@ import os
 import sys
 
 from tui import __version__
-from tui.exit_codes import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
+from tui.exit_codes import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_OK
 
 
 def _common(default: object) -> argparse.ArgumentParser:
@@ -42,7 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     # On a command the options have no default, so `tui-chat --db X list` keeps the X given
     # before the command (argparse would otherwise reset it to the command's default).
     common = _common(argparse.SUPPRESS)
-    parser.add_argument("--version", action="version", version=f"tui-chat {__version__}")
+    parser.add_argument("--version", action="store_true", help="show the version and exit")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="with --version: the versions of Python and Textual, and each Textual work-around",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ask = commands.add_parser(
@@ -281,9 +286,40 @@ def _temperature(text: str) -> float:
     return value
 
 
+def version_text(*, verbose: bool = False) -> str:
+    """``tui-chat 0.1.0``; verbose, also Python, Textual and the state of each work-around
+    on this Textual (checked, not installed: the app installs them as it starts)."""
+    lines = [f"tui-chat {__version__}"]
+    if verbose:
+        import platform
+        from importlib.metadata import version
+
+        from tui import textual_fixes
+
+        lines.append(f"Python {platform.python_version()}, Textual {version('textual')}")
+        lines.append(
+            "Textual work-arounds, checked on this Textual (the app installs the ready ones as it "
+            "starts; TUI_CHAT_NO_TEXTUAL_FIXES=1 leaves out all but paste-as-text and "
+            "table-tooltips-as-text, which keep untrusted text from acting):"
+        )
+        lines.extend(f"  {line}" for line in textual_fixes.report())
+        from tui.textual_fixes.private import PRIVATE_USES, missing
+
+        gone = missing()
+        lines.append(
+            f"Private Textual names the widgets use: {len(PRIVATE_USES)}, "
+            + ("all present" if not gone else f"{len(gone)} missing:")
+        )
+        lines.extend(f"  {line}" for line in gone)
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the app or a command."""
     args = build_parser().parse_args(argv)
+    if args.version:
+        print(version_text(verbose=args.verbose))
+        return EXIT_OK
     if args.command is None:
         from tui.subcommands import run_app
 

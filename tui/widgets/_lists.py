@@ -21,7 +21,7 @@ from textual.widgets._markdown import (
     MarkdownOrderedList,
 )
 
-from tui.textual_fixes import release_block
+from tui.textual_fixes.core import release_block
 
 _GRID_CSS = """
     layout: grid;

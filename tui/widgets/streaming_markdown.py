@@ -27,7 +27,6 @@ from textual.widgets import Markdown
 from textual.widgets._markdown import MarkdownBlock, MarkdownFence
 
 from tui.safe_text import inert
-from tui.textual_fixes import apply_markdown_fixes
 from tui.widgets._blocks import (
     Block,
     count_last_rows,
@@ -51,8 +50,6 @@ if TYPE_CHECKING:
     from markdown_it import MarkdownIt
     from markdown_it.token import Token
     from textual.screen import Screen
-
-apply_markdown_fixes()  # before any block is built
 
 BIG_TEXT = 16_000
 """Texts longer than this are parsed in a thread, so the event loop keeps ticking."""
