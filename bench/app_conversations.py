@@ -137,7 +137,7 @@ async def title_word(path: Path) -> str:
 
     connection = sqlite3.connect(path)
     try:
-        titles = [row[0] for row in connection.execute(
+        titles: list[str] = [row[0] for row in connection.execute(
             "SELECT title FROM conversations ORDER BY id LIMIT 500 OFFSET 1000"
         )]  # fmt: skip
     finally:

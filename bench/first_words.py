@@ -62,7 +62,7 @@ from tests.support import shapes  # noqa: E402
 from tests.support.script import Behaviour  # noqa: E402
 from tests.support.server import LoopbackServer  # noqa: E402
 from tui.gc_tuning import IDLE_AFTER  # noqa: E402
-from tui.providers.demo_text import bench_text  # noqa: E402
+from tui.providers.demo.text import bench_text  # noqa: E402
 
 CASES = ("chat-paced", "responses-paced", "chat-burst", "responses-burst")
 SSE = (("content-type", "text/event-stream; charset=utf-8"),)

@@ -55,6 +55,7 @@ def test_ask_on_the_demo_works_with_no_key_and_no_network() -> None:
         ("user", "complete"),
         ("assistant", "complete"),
     ]
+    assert isinstance(stored[1][2], str)
     assert stored[1][2].strip() == result.stdout.strip()
 
 
@@ -189,6 +190,7 @@ def test_ctrl_c_stores_the_partial_reply_as_cancelled() -> None:
         db_path(), "SELECT status, content FROM messages WHERE role = 'assistant'"
     )
     assert status == "cancelled"
+    assert isinstance(content, str)
     assert content.encode().startswith(received)
     assert len(content) > len(received) - 10
 

@@ -144,6 +144,7 @@ def test_show_export_list_and_search_print_stored_hostile_text_inert(tmp_path: P
     (title,) = rows(db_path(), "SELECT title FROM conversations")[0]
     assert "\x1b" in str(title) and "\u202e" in str(title)  # the title keeps them too
 
+    command: tuple[str, ...]
     for command in (
         ("show", "1"),
         ("show", "1", "--tree"),

@@ -25,7 +25,7 @@ def node(
     model: str | None = None,
     content_type: str = "text",
 ) -> dict[str, Any]:
-    message = None
+    message: dict[str, Any] | None = None
     if role is not None:
         message = {
             "id": ident,

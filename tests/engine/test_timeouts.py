@@ -269,6 +269,7 @@ def test_ask_reports_a_stream_gone_silent_after_idle_timeout_and_keeps_the_text(
     stored = rows(db_path(), "SELECT status, content, error FROM messages WHERE role = 'assistant'")
     ((status, content, error),) = stored
     assert (status, content) == ("failed", "one two three ")
+    assert isinstance(error, str)
     assert "stopped sending for 0.5 s" in error
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 import pytest
@@ -64,22 +64,38 @@ def config_for(base_url: str, **options: object) -> ProviderConfig:
     return ProviderConfig(**values)  # type: ignore[arg-type]
 
 
+class ProviderTimings(TypedDict, total=False):
+    """The provider's timing keywords."""
+
+    first_token_timeout: float | None
+    idle_timeout: float | None
+    stall_timeout: float | None
+    backoff_base: float
+
+
+class ProviderOptions(ProviderTimings, total=False):
+    """The tuning keywords ``provider_for`` passes on to the provider."""
+
+    max_retries: int
+
+
 def provider_for(
     server: LoopbackServer,
     client: httpx.AsyncClient,
     *,
     api_key: str | None = TEST_KEY,
     config: ProviderConfig | None = None,
-    **options: float,
+    **options: Unpack[ProviderOptions],
 ) -> OpenAICompatibleProvider:
     """A provider pointed at ``server`` with fast retries unless told otherwise."""
-    settings: dict[str, float] = {"backoff_base": 0.01, "stall_timeout": 5.0}
+    max_retries = int(options.pop("max_retries", 2))
+    settings: ProviderTimings = {"backoff_base": 0.01, "stall_timeout": 5.0}
     settings.update(options)
     return OpenAICompatibleProvider(
         config or config_for(server.base_url),
         client,
         api_key=api_key,
-        max_retries=int(settings.pop("max_retries", 2)),
+        max_retries=max_retries,
         **settings,
     )
 

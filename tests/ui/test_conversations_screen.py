@@ -107,6 +107,7 @@ async def test_ctrl_o_searches_message_text_and_opens_the_match_marked(
         await list_shows(app, 2)
         await pilot.press("enter")  # open "something else"
         await wait_for(lambda: isinstance(app.screen, ConversationScreen))
+        assert isinstance(app.screen, ConversationScreen)
         opened = app.screen.conversation_id
         await pilot.press("ctrl+o")
         await list_shows(app, 2)

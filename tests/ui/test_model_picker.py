@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import cast
 
 from textual import events
 from textual.command import CommandPalette
@@ -23,6 +24,7 @@ from tui.screens.conversations import ConversationsScreen
 from tui.screens.model_picker import MAX_MATCHES, ModelPicker
 from tui.screens.settings import SettingsScreen
 from tui.services.models import filter_choices
+from tui.widgets.prompt_input import PromptInput
 from tui.widgets.status_bar import StatusBar
 
 SIZE = (120, 40)
@@ -167,7 +169,7 @@ async def test_make_default_keeps_existing_conversations(
         conversation = await services.history.get(old)
         assert conversation is not None and conversation.model == "demo"
         app.open_conversation(old)
-        await wait_for(lambda: app.screen_stack[0].conversation_id == old)
+        await wait_for(lambda: cast(ConversationScreen, app.screen_stack[0]).conversation_id == old)
         await wait_for(lambda: "· demo · " in status(app))
 
 
@@ -268,7 +270,7 @@ async def test_keys_typed_as_the_picker_opens_go_to_its_filter(app_factory: AppF
         assert any("demo-pro" in row for row in row_texts(app))
         conversation = app.screen_stack[0]
         assert isinstance(conversation, ConversationScreen)
-        assert conversation.query_one("PromptInput").text == ""  # nothing went astray
+        assert conversation.query_one("PromptInput", PromptInput).text == ""  # nothing went astray
 
 
 async def test_a_broad_filter_shows_the_best_matches_and_counts_the_rest(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import App
 from textual.widgets import Button, ContentSwitcher, Input, OptionList, Select, Switch, TextArea
 
@@ -21,7 +23,7 @@ def with_openai_key() -> Settings:
     return Settings(providers={"openai": ProviderSettings("openai", api_key=Secret(OLD_KEY))})
 
 
-def nothing_queued(app: App[object]) -> bool:
+def nothing_queued(app: App[Any]) -> bool:
     """No message waits to be handled by the app, the screen or any of its widgets."""
     nodes = [app, *app.screen.walk_children(with_self=True)]
     return all(node._message_queue.empty() for node in nodes)

@@ -295,7 +295,7 @@ async def test_closing_the_iterator_closes_the_connection(
     stream = provider_for(loopback, http_client).stream(ask(), ApiKind.RESPONSES)
     first = [await asyncio.wait_for(anext(stream), 5) for _ in range(2)]
     assert isinstance(first[1], TextDelta)
-    await stream.aclose()  # type: ignore[attr-defined]
+    await stream.aclose()
     await eventually(lambda: loopback.disconnects == [0])
 
 
