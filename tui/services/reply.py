@@ -22,6 +22,7 @@ from tui.domain import (
     ReasoningDelta,
     ResponseStarted,
     Role,
+    StreamEvent,
     TextDelta,
     ToolCall,
     ToolCallDelta,
@@ -152,76 +153,17 @@ class ReplyStream:
             yield ToolNotice(problem)
         try:
             while request is not None:
-                self.request, request = request, None
-                self._round_calls = []
-                self._round_start = len(self.text)
-                self._round_fresh = True
-                self.response_id = None
-                stream = self.route.provider.stream(self.request, self.route.api, sent=self.sent)
-                async with aclosing(stream):
-                    async for event in stream:
-                        kind = type(event)
-                        if kind is Failed:
-                            outcome = event  # type: ignore[assignment]
-                            break
-                        self._round_fresh = False
-                        if self.message is None:
-                            if self._learn_on_answer:
-                                await self._learn_no_responses()
-                            await self._create_row()
-                            assert self.message is not None
-                            yield ReplyStarted(self.message)
-                        if kind is TextDelta:
-                            if self.first_token is None:
-                                self.first_token = self.clock()
-                            self.parts.append(event.text)  # type: ignore[union-attr]
-                            self.pending.append(event.text)  # type: ignore[union-attr]
-                            yield event  # type: ignore[misc]
-                            if self.clock() - self.last_flush >= self.service.flush_interval:
-                                await self._flush()
-                        elif kind is ReasoningDelta:
-                            if self.first_token is None:
-                                self.first_token = self.clock()
-                            self.reasoning_parts.append(event.text)  # type: ignore[union-attr]
-                            self.pending_reasoning.append(event.text)  # type: ignore[union-attr]
-                            yield event  # type: ignore[misc]
-                            if self.clock() - self.last_flush >= self.service.flush_interval:
-                                await self._flush()
-                        elif kind is ResponseStarted:
-                            assert isinstance(event, ResponseStarted)
-                            # Only a stored Responses id can be chained from; keep no other.
-                            self.response_id = event.response_id if event.chainable else None
-                            self.model_name = event.model or self.model_name
-                        elif kind is Finished:
-                            outcome = event  # type: ignore[assignment]
-                            break
-                        elif kind is Usage:
-                            self.usage = event  # type: ignore[assignment]
-                            yield event  # type: ignore[misc]
-                        elif kind is Citation:
-                            assert isinstance(event, Citation)
-                            if all(seen.url != event.url for seen in self.citations):
-                                self.citations.append(event)
+                self._begin_round(request)
+                request = None
+                async with aclosing(self._round_events()) as events:
+                    async for event in events:
+                        if isinstance(event, Finished | Failed):
+                            outcome = event
+                        else:
                             yield event
-                        elif kind is ToolCall:
-                            if self.first_token is None:
-                                self.first_token = self.clock()
-                            self._round_calls.append(event)  # type: ignore[arg-type]
-                        elif kind is WebSearch or kind is ToolCallDelta:
-                            if self.first_token is None and kind is ToolCallDelta:
-                                self.first_token = self.clock()  # a call is an answer too
-                            yield event  # type: ignore[misc]
                 if self._should_resend(outcome):
-                    log.info(
-                        "previous response %s is gone; resending the whole conversation",
-                        self.request.previous_response_id,
-                    )
-                    request, self.fallback, outcome = self.fallback, None, None
+                    request, outcome = self._resend(), None
                 elif self._should_use_chat(outcome):
-                    log.info(
-                        "%s has no Responses API; answering over Chat Completions",
-                        self.route.config.name,
-                    )
                     request, outcome = self._use_chat(), None
                     yield self.chosen
                 elif self._round_calls and isinstance(outcome, Finished):
@@ -242,13 +184,104 @@ class ReplyStream:
                     "what arrived is kept. Ctrl+R tries again."
                 )
             )
+        async with aclosing(self._conclude(outcome)) as endings:
+            async for ending in endings:
+                yield ending
+
+    def _begin_round(self, request: ChatRequest) -> None:
+        """Make ``request`` the one in flight, with nothing of its answer arrived yet."""
+        self.request = request
+        self._round_calls = []
+        self._round_start = len(self.text)
+        self._round_fresh = True
+        self.response_id = None
+
+    async def _round_events(self) -> AsyncGenerator[TurnEvent | Finished | Failed, None]:
+        """One request's stream as the turn shows it, the reply's row created on its first
+        event; the ``Finished`` or ``Failed`` it ended with comes last, after it is closed."""
+        outcome: Finished | Failed | None = None
+        stream = self.route.provider.stream(self.request, self.route.api, sent=self.sent)
+        async with aclosing(stream):
+            async for event in stream:
+                if type(event) is Failed:
+                    outcome = event
+                    break
+                self._round_fresh = False
+                if self.message is None:
+                    yield await self._start_row()
+                if type(event) is Finished:
+                    outcome = event
+                    break
+                shown = self._absorb(event)
+                if shown is not None:
+                    yield shown
+                if type(event) is TextDelta or type(event) is ReasoningDelta:
+                    await self._flush_if_due()
+        if outcome is not None:
+            yield outcome
+
+    async def _start_row(self) -> ReplyStarted:
+        """Store the reply's row (the first answer over a Chat fallback is learned first)."""
+        if self._learn_on_answer:
+            await self._learn_no_responses()
+        await self._create_row()
+        assert self.message is not None
+        return ReplyStarted(self.message)
+
+    def _absorb(self, event: StreamEvent) -> TurnEvent | None:
+        """Keep what a data event carries; returns what the turn shows of it (None: nothing).
+
+        Events are told apart by their exact type: an unknown kind is dropped.
+        """
+        if type(event) is TextDelta:
+            self._mark_first_token()
+            self.parts.append(event.text)
+            self.pending.append(event.text)
+            return event
+        if type(event) is ReasoningDelta:
+            self._mark_first_token()
+            self.reasoning_parts.append(event.text)
+            self.pending_reasoning.append(event.text)
+            return event
+        if type(event) is ResponseStarted:
+            # Only a stored Responses id can be chained from; keep no other.
+            self.response_id = event.response_id if event.chainable else None
+            self.model_name = event.model or self.model_name
+            return None
+        if type(event) is Usage:
+            self.usage = event
+            return event
+        if type(event) is Citation:
+            if all(seen.url != event.url for seen in self.citations):
+                self.citations.append(event)
+            return event
+        if type(event) is ToolCall:
+            self._mark_first_token()
+            self._round_calls.append(event)
+            return None
+        if type(event) is ToolCallDelta:
+            self._mark_first_token()  # a call is an answer too
+            return event
+        if type(event) is WebSearch:
+            return event
+        return None
+
+    def _mark_first_token(self) -> None:
+        """Note when the answer began (text, reasoning or a call), for the latency."""
+        if self.first_token is None:
+            self.first_token = self.clock()
+
+    async def _flush_if_due(self) -> None:
+        """Write the pending text once ``flush_interval`` has passed since the last write."""
+        if self.clock() - self.last_flush >= self.service.flush_interval:
+            await self._flush()
+
+    async def _conclude(self, outcome: Finished | Failed | None) -> AsyncGenerator[TurnEvent, None]:
+        """Store how the reply ended: ``ReplyTextEnded`` (once there is a row), then
+        ``ReplyFinished``."""
         if outcome is None:
             outcome = Failed(MalformedResponseError("The stream ended before the reply did."))
-        if isinstance(outcome, Finished):
-            status = MessageStatus.INCOMPLETE if outcome.incomplete else MessageStatus.COMPLETE
-            error = None
-        else:
-            status, error = MessageStatus.FAILED, outcome.error
+        status, error = _ending(outcome)
         if self.message is None:
             yield ReplyFinished(await self._finish(status, error), error)
             return
@@ -404,8 +437,18 @@ class ReplyStream:
             and not self._learn_on_answer
         )
 
+    def _resend(self) -> ChatRequest | None:
+        """The unchained request, to send once more in place of the chained one."""
+        log.info(
+            "previous response %s is gone; resending the whole conversation",
+            self.request.previous_response_id,
+        )
+        request, self.fallback = self.fallback, None
+        return request
+
     def _use_chat(self) -> ChatRequest:
         """Switch this reply to Chat Completions; the request carries the whole path."""
+        log.info("%s has no Responses API; answering over Chat Completions", self.route.config.name)
         request = replace(self.fallback or self.request, previous_response_id=None)
         self.fallback = None
         self.route = replace(self.route, api=ApiKind.CHAT)
@@ -471,6 +514,13 @@ class ReplyStream:
             citations=self.citations or None,
         )
         return self.message
+
+
+def _ending(outcome: Finished | Failed) -> tuple[MessageStatus, ProviderError | None]:
+    """The status a reply is stored with for how its stream ended, and the error if it failed."""
+    if isinstance(outcome, Finished):
+        return (MessageStatus.INCOMPLETE if outcome.incomplete else MessageStatus.COMPLETE), None
+    return MessageStatus.FAILED, outcome.error
 
 
 def history(path: Sequence[Message]) -> tuple[InputMessage, ...]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, insert, or_, select, update
@@ -63,6 +65,73 @@ def tool_values(records: Sequence[ToolCallRecord]) -> dict[str, Any]:
     return {"tool_calls": tool_calls_to_json(records), "tool_text": tool_text(records)}
 
 
+def _summary_bump(now: datetime, content: str, *, make_active: bool) -> dict[str, Any]:
+    """What a new message changes in its conversation's row: the activity time and the
+    message count; and the preview, when the message is shown and has text."""
+    bump: dict[str, Any] = {"updated_at": now, "message_count": C.message_count + 1}
+    if make_active and content.strip():
+        bump["preview"] = preview_of(content)
+    return bump
+
+
+@dataclass(frozen=True, slots=True)
+class _NewMessage:
+    """A message checked and stamped but not stored yet: the row to insert, and the
+    ``Message`` it becomes once the database has given it an id."""
+
+    conversation_id: int
+    parent_id: int | None
+    role: Role
+    content: str
+    status: MessageStatus
+    provider: str | None
+    model: str | None
+    api: ApiKind | None
+    previous_response_id: str | None
+    created_at: datetime
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """A streaming message is not finished yet; any other is finished as it is stored."""
+        return None if self.status is MessageStatus.STREAMING else self.created_at
+
+    def row(self) -> dict[str, Any]:
+        """The ``messages`` row; a streaming one is tagged with the process writing into it."""
+        return {
+            "conversation_id": self.conversation_id,
+            "parent_id": self.parent_id,
+            "role": self.role.value,
+            "content": self.content,
+            "reasoning": "",
+            "status": self.status.value,
+            "writer": writer_tag() if self.status is MessageStatus.STREAMING else None,
+            "provider": self.provider,
+            "model": self.model,
+            "api": self.api.value if self.api is not None else None,
+            "previous_response_id": self.previous_response_id,
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+        }
+
+    def stored(self, message_id: int, attachments: Sequence[StoredAttachment]) -> Message:
+        """The message as ``add_message`` returns it, without reading the row back."""
+        return Message(
+            id=message_id,
+            conversation_id=self.conversation_id,
+            parent_id=self.parent_id,
+            role=self.role,
+            content=self.content,
+            status=self.status,
+            created_at=self.created_at,
+            provider=self.provider,
+            model=self.model,
+            api=self.api,
+            previous_response_id=self.previous_response_id,
+            finished_at=self.finished_at,
+            attachments=tuple(attachments),
+        )
+
+
 class MessageOps(RepositoryBase):
     """The message half of ``ConversationRepository``."""
 
@@ -90,71 +159,29 @@ class MessageOps(RepositoryBase):
         status = MessageStatus(status)
         api = ApiKind(api) if api is not None else None
         files = [_attachment_values(attachment) for attachment in attachments]
-        now = now_utc()
-        values: dict[str, Any] = {
-            "conversation_id": conversation_id,
-            "parent_id": parent_id,
-            "role": role.value,
-            "content": content,
-            "reasoning": "",
-            "status": status.value,
-            "writer": writer_tag() if status is MessageStatus.STREAMING else None,
-            "provider": provider,
-            "model": model,
-            "api": api.value if api is not None else None,
-            "previous_response_id": previous_response_id,
-            "created_at": now,
-            "finished_at": None if status is MessageStatus.STREAMING else now,
-        }
-        bump: dict[str, Any] = {"updated_at": now, "message_count": C.message_count + 1}
-        if make_active and content.strip():
-            bump["preview"] = preview_of(content)
-        async with self._write() as session:
-            if parent_id is not None:
-                owner = await session.scalar(select(M.conversation_id).where(M.id == parent_id))
-                if owner is None:
-                    raise self._missing("Message", parent_id)
-                if owner != conversation_id:
-                    raise ValueError(
-                        f"message {parent_id} belongs to conversation {owner}, "
-                        f"not {conversation_id}"
-                    )
-            result = await session.execute(
-                update(CONVERSATIONS).where(C.id == conversation_id).values(bump)
-            )
-            if result.rowcount == 0:  # type: ignore[attr-defined]
-                raise self._missing("Conversation", conversation_id)
-            message_id: int = (
-                await session.execute(insert(MESSAGES).values(values).returning(M.id))
-            ).scalar_one()
-            if make_active:
-                await session.execute(
-                    update(CONVERSATIONS)
-                    .where(C.id == conversation_id)
-                    .values(active_leaf_id=message_id)
-                )
-            stored: list[StoredAttachment] = []
-            if files:
-                rows = await session.execute(
-                    insert(ATTACHMENTS).returning(*ATTACHMENTS.c, sort_by_parameter_order=True),
-                    [{"message_id": message_id, **file} for file in files],
-                )
-                stored = [attachment_from_row(row) for row in rows]
-        return Message(
-            id=message_id,
+        new = _NewMessage(
             conversation_id=conversation_id,
             parent_id=parent_id,
             role=role,
             content=content,
             status=status,
-            created_at=now,
             provider=provider,
             model=model,
             api=api,
             previous_response_id=previous_response_id,
-            finished_at=values["finished_at"],
-            attachments=tuple(stored),
+            created_at=now_utc(),
         )
+        row = new.row()
+        bump = _summary_bump(new.created_at, content, make_active=make_active)
+        async with self._write() as session:
+            if parent_id is not None:
+                await self._check_owner(session, conversation_id, parent_id)
+            await self._bump_conversation(session, conversation_id, bump)
+            message_id = await self._insert_message(session, row)
+            if make_active:
+                await self._point_active_leaf(session, conversation_id, message_id)
+            stored = await self._insert_attachments(session, message_id, files)
+        return new.stored(message_id, stored)
 
     async def append_text(self, message_id: int, text: str = "", reasoning: str = "") -> None:
         """Append streamed text to a message in one statement (the database concatenates)."""
@@ -437,6 +464,46 @@ class MessageOps(RepositoryBase):
         return await self._messages(
             session, select(MESSAGES).where(where).order_by(M.id), select(M.id).where(where)
         )
+
+    async def _bump_conversation(
+        self, session: AsyncSession, conversation_id: int, bump: dict[str, Any]
+    ) -> None:
+        """Apply a new message's ``_summary_bump``; a missing conversation is an error."""
+        result = await session.execute(
+            update(CONVERSATIONS).where(C.id == conversation_id).values(bump)
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise self._missing("Conversation", conversation_id)
+
+    @staticmethod
+    async def _insert_message(session: AsyncSession, row: dict[str, Any]) -> int:
+        """Insert a message row; returns its new id."""
+        message_id: int = (
+            await session.execute(insert(MESSAGES).values(row).returning(M.id))
+        ).scalar_one()
+        return message_id
+
+    @staticmethod
+    async def _point_active_leaf(
+        session: AsyncSession, conversation_id: int, message_id: int
+    ) -> None:
+        """Make ``message_id`` the conversation's active leaf (its owner is already known)."""
+        await session.execute(
+            update(CONVERSATIONS).where(C.id == conversation_id).values(active_leaf_id=message_id)
+        )
+
+    @staticmethod
+    async def _insert_attachments(
+        session: AsyncSession, message_id: int, files: Sequence[dict[str, Any]]
+    ) -> list[StoredAttachment]:
+        """Store a new message's attachments (``_attachment_values``), in the order given."""
+        if not files:
+            return []
+        rows = await session.execute(
+            insert(ATTACHMENTS).returning(*ATTACHMENTS.c, sort_by_parameter_order=True),
+            [{"message_id": message_id, **file} for file in files],
+        )
+        return [attachment_from_row(row) for row in rows]
 
     async def _check_owner(
         self, session: AsyncSession, conversation_id: int, message_id: int
