@@ -17,12 +17,14 @@ ENV_KEY = "gmi-SNAPSHOTENVSECRET9999c3d4"
 
 
 async def steady(pilot: Pilot[None]) -> None:
-    """Wait for the screen and stop every cursor from blinking."""
+    """Wait for the screen and stop every cursor from blinking, on the screens under a modal
+    too (their cursors show through it)."""
     await pilot.pause()
-    for widget in pilot.app.screen.query(Input):
-        widget.cursor_blink = False
-    for area in pilot.app.screen.query(TextArea):
-        area.cursor_blink = False
+    for screen in pilot.app.screen_stack:
+        for widget in screen.query(Input):
+            widget.cursor_blink = False
+        for area in screen.query(TextArea):
+            area.cursor_blink = False
     await pilot.pause()
 
 
