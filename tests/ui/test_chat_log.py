@@ -8,6 +8,7 @@ from textual.pilot import Pilot
 from textual.widgets.markdown import MarkdownBlock
 
 from bench.frames import DrawnFrames
+from tests.support.textual_fixes import fixes_set
 from tests.ui.conftest import wait_for
 from tests.ui.hosts import (
     BareHost,
@@ -155,20 +156,29 @@ async def test_paging_into_a_long_answer_draws_its_blocks_in_the_first_frame() -
         assert any("Paragraph 0 of the long answer." in line for line in screen_lines(app))
 
 
-async def test_show_message_brings_a_folded_message_to_the_top() -> None:
+@pytest.mark.parametrize("batch_fix", [True, False], ids=["fixed", "textual"])
+async def test_show_message_brings_a_folded_message_to_the_top(batch_fix: bool) -> None:
     log = ChatLog()
     app = BareHost(log)
-    async with app.run_test(size=(80, 30)) as pilot:
-        await log.set_messages(thread(400))  # opens at the bottom, message 31 folded away
-        assert log.view_for(31) is None
-        view = await log.show_message(31)
-        assert view is not None and view.message.id == 31
-        await settle(pilot, rounds=10)  # the heights above it are measured meanwhile
-        assert not log.following
-        assert view.region.y == log.scrollable_content_region.y  # its header is the top row
-        assert screen_lines(app)[0].strip().startswith("You")
-        assert any("Question 30?" in line for line in screen_lines(app)[:3])
-        assert await log.show_message(9999) is None
+    with fixes_set("update-after-batch", on=batch_fix):
+        async with app.run_test(size=(80, 30)) as pilot:
+            await log.set_messages(thread(400))  # opens at the bottom, message 31 folded away
+            assert log.view_for(31) is None
+            view = await log.show_message(31)
+            assert view is not None and view.message.id == 31
+            await settle(pilot, rounds=10)  # the heights above it are measured meanwhile
+            assert not log.following
+            top = log.scrollable_content_region.y
+            if not batch_fix:
+                # On Textual's own code the frames a batch holds back come late, and the
+                # heights above are measured from stale ones: it ends a few rows lower, in view.
+                assert 0 <= view.region.y - top <= 8
+                return
+            assert view.region.y == top  # its header is the top row
+            lines = screen_lines(app)
+            assert lines[0].strip().startswith("You")
+            assert any("Question 30?" in line for line in lines[:3])
+            assert await log.show_message(9999) is None
 
 
 async def test_shift_tab_walks_back_through_folded_messages() -> None:

@@ -35,6 +35,8 @@ def _message_view_class() -> type[MessageView]:
     return MessageView
 
 
+LAYOUT_ROUNDS = 5
+"""Frames ``show_message`` waits at most for the log's layout to reach the message."""
 OPEN_SCREENS = 1.0
 """How many screens of the newest messages a thread opens with mounted (the rest of the margin
 above follows in the checks after the first frame)."""
@@ -265,9 +267,17 @@ class ChatLog(VerticalScroll, can_focus=False):
         index = next((k for k, entry in enumerate(entries) if entry.message.id == message_id), None)
         if index is None:
             return None
-        await self.wait_for_refresh()  # the log's size and scroll range match its entries
+        top = tops(entries)[index]
+        # The log's size and scroll range must match its entries: wait until its layout reaches
+        # the message (a few frames at most; on Textual's own code, without the work-around for
+        # batches, the layout a batch held back waits until something else asks for a frame).
+        for _ in range(LAYOUT_ROUNDS):
+            await self.wait_for_refresh()
+            if self.virtual_size.height > top:
+                break
+            self.refresh(layout=True)
         self.release_anchor()
-        self.scroll_to(y=tops(entries)[index], animate=False, immediate=True)
+        self.scroll_to(y=top, animate=False, immediate=True)
         await self._check_viewport()
         view = entries[index].widget
         return view if isinstance(view, _message_view_class()) else None
