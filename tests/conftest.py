@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,15 @@ PROVIDER_KEY_VARS = (
     "TUI_CHAT_DATABASE_URL",
     "TUI_CHAT_DEMO_SPEED",
 )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def ctrl_c_reaches_the_commands_tests_start() -> None:
+    """Tests press Ctrl+C (SIGINT) in the commands they start. A test run started in the
+    background by a shell ignores SIGINT, and every process it starts inherits that, so such a
+    command would never hear it: give the run Python's own handler back."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True, scope="session")
