@@ -86,7 +86,7 @@ def run_command(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import DBAPIError
 
     from tui.store.errors import StoreError
-    from tui.store.sqlitefile import describe_db_error
+    from tui.store.failures import describe_db_error
 
     try:
         return asyncio.run(handlers[args.command](args))

@@ -233,8 +233,8 @@ async def open_services(
     client = make_client(mounts=demo_mounts(tokens_per_second=speed), transport=transport)
     try:
         store = await open_store(
-            settings.database_url,
-            path=database_file(db),
+            settings.database_url if db is None else None,
+            path=None if db is None and settings.database_url else database_file(db),
             busy_timeout_ms=BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms,
         )
     except BaseException as exc:

@@ -38,8 +38,8 @@ from tui.store.convert import (
     tool_calls_to_json,
     tool_text,
 )
+from tui.store.failures import describe_db_error
 from tui.store.migrate import WRITE_OPTION
-from tui.store.sqlitefile import describe_db_error
 
 BATCH = 4_000
 """Conversations per round of inserts (and per progress report)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import event, make_url
+from sqlalchemy import URL, event
 from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -18,13 +18,14 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from tui.store.errors import StoreError
+from tui.store.errors import DatabaseUrlError, StoreError
+from tui.store.failures import describe_db_error
 from tui.store.guard import WriteGuard
 from tui.store.migrate import WRITE_OPTION, classify, ensure_schema, refuse
+from tui.store.postgres import ChangeListener, asyncpg_url, engine_options, hidden, parse_url
 from tui.store.repository import ConversationRepository
 from tui.store.sqlitefile import (
     check_sqlite_version,
-    describe_db_error,
     hold_read_only,
     inspect_file,
     move_aside,
@@ -60,6 +61,14 @@ class Store:
         self.repository = ConversationRepository(self.sessions, location=location)
         self._watcher: AsyncConnection | None = None
         self._watch_lock = asyncio.Lock()
+        self._listener: ChangeListener | None = None
+        if engine.dialect.name == "postgresql":
+            self._listener = ChangeListener(engine)
+
+    @property
+    def shared(self) -> bool:
+        """A database server (PostgreSQL) rather than a file on this machine."""
+        return self.path is None
 
     @property
     def damaged(self) -> bool:
@@ -67,13 +76,19 @@ class Store:
         return self.guard.damaged
 
     async def change_token(self) -> int:
-        """A number that changes when any connection commits (SQLite's ``data_version``).
+        """A number that changes when any connection commits a change.
 
-        Read on one connection kept for the purpose: ``data_version`` counts the commits of
-        every other connection, this process's pooled ones and other copies of the app alike.
+        SQLite: its ``data_version``, read on one connection kept for the purpose (it counts
+        the commits of every other connection, this process's pooled ones and other copies of
+        the app alike). PostgreSQL: the notifications heard (``postgres.ChangeListener``).
         """
         from sqlalchemy import text
 
+        if self._listener is not None:
+            try:
+                return await self._listener.token()
+            except (DBAPIError, OSError, TimeoutError) as exc:
+                raise describe_db_error(getattr(exc, "orig", exc), self.location) from None
         if self.engine.dialect.name != "sqlite":
             return 0
         async with self._watch_lock:
@@ -98,6 +113,8 @@ class Store:
             if self._watcher is not None:
                 await self._watcher.close()
                 self._watcher = None
+            if self._listener is not None:
+                await self._listener.close()
             await self.engine.dispose()
         finally:
             if holder is not None:
@@ -146,7 +163,16 @@ async def open_store(
         url = sqlite_url(path)
     if url is None:
         raise ValueError("open_store needs a database url or a file path")
-    parsed = make_url(url)
+    parsed = parse_url(url)
+    if parsed.get_backend_name() in ("postgresql", "postgres"):
+        return await _open_server(asyncpg_url(parsed), recover=recover)
+    if parsed.get_backend_name() != "sqlite":
+        location = hidden(parsed)
+        raise DatabaseUrlError(
+            f"{location}: tui-chat keeps its history in SQLite or PostgreSQL, and this URL is "
+            "neither. Use postgresql+asyncpg://user@host:port/database, or a file with --db.",
+            location=location,
+        )
     file = path
     if file is None and parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -174,6 +200,27 @@ async def open_store(
         raise describe_db_error(exc.orig, location) from None
     except BaseException:
         await store.close()  # damage found here: closed without a checkpoint into the file
+        raise
+    return store
+
+
+async def _open_server(url: URL, *, recover: bool) -> Store:
+    """Open a history on a PostgreSQL server (see ``tui.store.postgres``)."""
+    location = hidden(url)
+    engine = create_async_engine(url, **engine_options())
+    store = Store(engine, location=location, path=None)
+    try:
+        await ensure_schema(engine, location=location)
+        if recover:
+            await store.repository.mark_interrupted()
+    except DBAPIError as exc:
+        await store.close()
+        raise describe_db_error(exc.orig, location) from None
+    except (OSError, TimeoutError) as exc:
+        await store.close()
+        raise describe_db_error(exc, location) from None
+    except BaseException:
+        await store.close()
         raise
     return store
 

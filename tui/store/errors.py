@@ -42,6 +42,10 @@ class ForeignDatabaseError(CorruptDatabaseError):
     """The file is a SQLite database, but not a tui-chat history."""
 
 
+class DatabaseUrlError(StoreError):
+    """``database_url`` names a database tui-chat cannot use (shown without its password)."""
+
+
 class DatabaseBusyError(StoreError):
     """Another program held the database locked for longer than the busy timeout."""
 

@@ -27,6 +27,7 @@ REVISIONS = (
     "0002_conversation_summary",
     "0003_provider_facts_model_usage",
     "0004_tool_calls",
+    "0005_shared_store",
 )
 """Every revision this version knows, oldest first."""
 SCHEMA_HEAD = REVISIONS[-1]
@@ -38,13 +39,20 @@ WRITE_OPTION = "tui_write"
 
 # Full-text tables (and the shadow tables FTS5 creates) live in raw SQL in the revisions.
 FTS_TABLE_PREFIXES = ("messages_fts", "messages_cjk", "conversations_fts")
+# PostgreSQL's search columns and their indexes, kept by triggers (revision 0005).
+SEARCH_PREFIXES = ("search_", "ix_search_")
 
 
 def include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    """Leave the FTS5 tables out of Alembic's schema comparisons."""
-    return not (type_ == "table" and name is not None and name.startswith(FTS_TABLE_PREFIXES))
+    """Leave the search machinery (FTS5 tables, PostgreSQL's search columns) out of Alembic's
+    schema comparisons: the ORM classes do not describe it."""
+    if name is None:
+        return True
+    if type_ == "table" and name.startswith(FTS_TABLE_PREFIXES):
+        return False
+    return not (type_ in ("column", "index") and name.startswith(SEARCH_PREFIXES))
 
 
 class SchemaState(StrEnum):
@@ -130,8 +138,15 @@ async def ensure_schema(engine: AsyncEngine, *, location: str) -> SchemaState:
             return state
         refuse(state, versions, location)
         # Take the write lock, then look again: another copy may have migrated meanwhile.
+        # (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock held until the commit.)
         await connection.execution_options(**{WRITE_OPTION: True})
         async with connection.begin():
+            if connection.dialect.name == "postgresql":
+                from tui.store.postgres import MIGRATION_LOCK
+
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
             state_now, versions = await connection.run_sync(read_state)
             refuse(state_now, versions, location)
             if state_now is not SchemaState.CURRENT:

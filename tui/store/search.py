@@ -1,4 +1,7 @@
-"""Full-text search over titles and messages: the store's only SQLite-specific queries (FTS5).
+"""Full-text search over titles and messages: the store's only engine-specific queries.
+
+SQLite answers from its FTS5 tables, PostgreSQL from ``tsvector`` columns with GIN indexes and a
+``pg_trgm`` index (revision 0005); both follow the same rules, and the same tests hold both to them.
 
 Query language. The text is split on whitespace; every word must occur (AND). Each word is passed
 to FTS5 as a quoted string, never as query syntax, so quotes, ``-``, ``*``, ``:``, ``(``, ``AND``,
@@ -11,6 +14,11 @@ finds "Café").
 Chinese, Japanese and Korean text has no spaces between words, so ``unicode61`` would index a
 whole sentence as one token. A query containing such script is answered from ``messages_cjk``,
 a trigram index of the messages that contain it, as a substring search per word.
+
+On PostgreSQL each word's letter-and-digit runs are folded by the database (``tui_fold``, as the
+index was built) and quoted as lexemes into a ``tsquery``: a word's runs must follow each other
+(``<->``, as an FTS5 phrase), the words are joined with ``&``, and the last run of the last word
+gets ``:*`` for the prefix. Only the query's shape is written into the SQL; the words are bound.
 
 Order. Conversations whose title matches come first (most recently active first, among the
 newest ``TITLE_WINDOW`` title matches), then those whose newest matching message is newest.
@@ -26,6 +34,7 @@ title when only the title matches) with each matching word wrapped in ``MATCH_ST
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import TextClause, select, text
@@ -66,6 +75,10 @@ _MESSAGE_HITS = text(
 )
 
 
+_RUN = re.compile(r"[^\W_]+")
+"""A run of letters and digits: what both engines index as one word."""
+
+
 def _like_pattern(word: str) -> str:
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -98,6 +111,66 @@ def _cjk_statements(parsed: ParsedQuery) -> tuple[TextClause, TextClause, dict[s
     return title_query, message_query, params
 
 
+_PG_TITLE_HITS = (
+    "SELECT id FROM conversations WHERE id IN ("
+    " SELECT id FROM conversations WHERE search_title @@ {q}"
+    " ORDER BY id DESC LIMIT :title_window"
+    ") ORDER BY updated_at DESC, id DESC LIMIT :limit"
+)
+_PG_MESSAGE_HITS = (
+    "SELECT id, conversation_id FROM messages WHERE search_doc @@ {q} AND id < :before "
+    "ORDER BY id DESC LIMIT :window"
+)
+
+
+def _pg_tsquery(parsed: ParsedQuery) -> tuple[str, dict[str, Any]]:
+    """The ``tsquery`` expression for ``parsed`` and its bound parameters (see the docstring)."""
+    params: dict[str, Any] = {}
+    words: list[str] = []
+    for w, word in enumerate(parsed.words):
+        runs = _RUN.findall(word)
+        lexemes = []
+        for r, run in enumerate(runs):
+            name = f"w{w}_{r}"
+            params[name] = run
+            last = parsed.prefix_last and w == len(parsed.words) - 1 and r == len(runs) - 1
+            lexemes.append(f"quote_literal(tui_fold(:{name}))" + (" || ':*'" if last else ""))
+        words.append(" || ' <-> ' || ".join(lexemes))
+    expression = " || ' & ' || ".join(f"'(' || {word} || ')'" for word in words)
+    return f"to_tsquery('simple', {expression})", params
+
+
+def _pg_statements(parsed: ParsedQuery) -> tuple[TextClause, TextClause, dict[str, Any]]:
+    """Title and message queries on PostgreSQL, words outside Chinese, Japanese or Korean."""
+    tsquery, params = _pg_tsquery(parsed)
+    return (
+        text(_PG_TITLE_HITS.format(q=tsquery)),
+        text(_PG_MESSAGE_HITS.format(q=tsquery)),
+        {**params, "title_window": TITLE_WINDOW},
+    )
+
+
+def _pg_cjk_statements(parsed: ParsedQuery) -> tuple[TextClause, TextClause, dict[str, Any]]:
+    """Substring queries on PostgreSQL for a search in Chinese, Japanese or Korean script."""
+    params: dict[str, Any] = {}
+    titles, messages = [], []
+    for index, word in enumerate(parsed.words):
+        params[f"p{index}"] = _like_pattern(word)
+        titles.append(f"tui_fold(title) LIKE tui_fold(:p{index})")
+        messages.append(f"search_cjk LIKE tui_fold(:p{index})")
+    title_query = text(
+        "SELECT id FROM conversations WHERE "
+        + " AND ".join(titles)
+        + " ORDER BY updated_at DESC, id DESC LIMIT :limit"
+    )
+    message_query = text(
+        "SELECT id, conversation_id FROM messages WHERE search_cjk IS NOT NULL AND "
+        + " AND ".join(messages)
+        + " AND id < :before ORDER BY id DESC LIMIT :window"
+    )
+    return title_query, message_query, params
+
+
 class FullTextSearch:
     """Runs a search on a session; see the module docstring for the rules."""
 
@@ -106,7 +179,12 @@ class FullTextSearch:
         parsed = parse_query(query)
         if parsed is None or limit <= 0:
             return []
-        if parsed.cjk:
+        if session.get_bind().dialect.name == "postgresql":
+            if parsed.cjk:
+                title_query, message_query, params = _pg_cjk_statements(parsed)
+            else:
+                title_query, message_query, params = _pg_statements(parsed)
+        elif parsed.cjk:
             title_query, message_query, params = _cjk_statements(parsed)
         else:
             title_query, message_query = _TITLE_HITS, _MESSAGE_HITS
@@ -139,7 +217,8 @@ class FullTextSearch:
     ) -> dict[int, int]:
         """Conversation id -> its newest matching message id, newest first."""
         found: dict[int, int] = {}
-        before = 2**63 - 1
+        # Above every id: SQLite's are 64-bit, PostgreSQL's (``integer``) 32-bit.
+        before = 2**63 - 1 if session.get_bind().dialect.name == "sqlite" else 2**31 - 1
         for _ in range(MAX_STEPS):
             rows = (
                 await session.execute(statement, {**params, "before": before, "window": WINDOW})

@@ -219,3 +219,14 @@ class ModelUsageRow(Base):
     uses: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
     __table_args__ = (Index("ix_model_usage_recent", "last_used_at"),)
+
+
+class ClientRow(Base):
+    """A running copy of the app that writes to a shared history, and when it was last seen."""
+
+    __tablename__ = "clients"
+
+    id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    """``host:pid``, as ``MessageRow.writer`` names it."""
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)

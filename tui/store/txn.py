@@ -9,8 +9,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tui.store.errors import NotFoundError
+from tui.store.failures import describe_db_error
 from tui.store.migrate import WRITE_OPTION
-from tui.store.sqlitefile import describe_db_error
 
 
 class RepositoryBase:

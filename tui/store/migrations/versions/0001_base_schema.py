@@ -114,6 +114,13 @@ FTS_SQL = [
 
 
 def upgrade() -> None:
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    # SQLite takes a foreign key to a table created later; PostgreSQL gets it once both exist.
+    leaf_key = (
+        [sa.ForeignKeyConstraint(["active_leaf_id"], ["messages.id"], ondelete="SET NULL")]
+        if sqlite
+        else []
+    )
     op.create_table(
         "conversations",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -129,7 +136,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
-        sa.ForeignKeyConstraint(["active_leaf_id"], ["messages.id"], ondelete="SET NULL"),
+        *leaf_key,
     )
     op.create_index(
         "ix_conversations_pinned_updated", "conversations", ["pinned", "updated_at"]
@@ -172,7 +179,17 @@ def upgrade() -> None:
         "messages",
         ["status"],
         sqlite_where=sa.text("status = 'streaming'"),
+        postgresql_where=sa.text("status = 'streaming'"),
     )
+    if not sqlite:
+        op.create_foreign_key(
+            "conversations_active_leaf_id_fkey",
+            "conversations",
+            "messages",
+            ["active_leaf_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
 
     op.create_table(
         "attachments",
@@ -197,11 +214,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("provider"),
     )
 
-    for statement in FTS_SQL:
-        op.execute(statement)
+    if sqlite:  # PostgreSQL's search is built by revision 0005
+        for statement in FTS_SQL:
+            op.execute(statement)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_constraint("conversations_active_leaf_id_fkey", "conversations")
+        op.drop_index("ix_messages_streaming", table_name="messages")
+        for table in ("models_cache", "attachments", "messages", "conversations"):
+            op.drop_table(table)
+        return
     for name in (
         "conversations_search_update",
         "conversations_search_delete",

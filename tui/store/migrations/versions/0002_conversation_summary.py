@@ -21,15 +21,15 @@ depends_on: str | None = None
 
 PREVIEW_CHARS = 160
 
-BACKFILL = f"""
+BACKFILL = """
 UPDATE conversations SET
     message_count = (
         SELECT count(*) FROM messages WHERE messages.conversation_id = conversations.id
     ),
     preview = coalesce((
         SELECT trim(substr(
-            replace(replace(replace(content, char(10), ' '), char(13), ' '), char(9), ' '),
-            1, {PREVIEW_CHARS}))
+            replace(replace(replace(content, {char}(10), ' '), {char}(13), ' '), {char}(9), ' '),
+            1, {chars}))
         FROM messages WHERE messages.id = conversations.active_leaf_id
     ), '')
 """
@@ -44,7 +44,8 @@ def upgrade() -> None:
         "conversations",
         sa.Column("preview", sa.Text(), server_default=sa.text("''"), nullable=False),
     )
-    op.execute(BACKFILL)
+    char = "char" if op.get_bind().dialect.name == "sqlite" else "chr"
+    op.execute(BACKFILL.format(char=char, chars=PREVIEW_CHARS))
     op.drop_index("ix_conversations_pinned_updated", table_name="conversations")
     op.create_index(
         "ix_conversations_list", "conversations", ["archived", "pinned", "updated_at", "id"]

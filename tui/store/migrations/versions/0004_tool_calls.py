@@ -78,6 +78,8 @@ def upgrade() -> None:
     op.add_column(
         "messages", sa.Column("tool_text", sa.Text(), nullable=False, server_default=sa.text("''"))
     )
+    if op.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL indexes content || tool_text from the start (revision 0005)
     _drop_triggers()
     for statement in _triggers(
         "new.content || new.tool_text", "old.content || old.tool_text", "content, status, tool_text"
@@ -86,6 +88,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        for column in ("tool_text", "citations", "tool_calls"):
+            op.drop_column("messages", column)
+        return
     # Back to indexing ``content`` alone: the tool words leave the index first.
     _drop_triggers()
     op.execute(
