@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.postgres import PostgresServer, PostgresUnavailable, start_server
+
+ENGINES = ("sqlite", "postgresql")
+"""The database engines the store and engine suites run on (see ``database_url``)."""
+
 PROVIDER_KEY_VARS = (
     "OPENAI_API_KEY",
     "AIMLAPI_API_KEY",
@@ -54,3 +59,28 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     for name in PROVIDER_KEY_VARS:
         monkeypatch.delenv(name, raising=False)
     yield tmp_path
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for this test process, started from the machine's server
+    binaries and stopped at the end; the tests that need it are skipped, with the reason in the
+    summary, where there are none."""
+    try:
+        server = start_server()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL tests need a server: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty history database on each engine: an SQLite file under ``tmp_path``, and a
+    database of its own on the test run's PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'history.sqlite3'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database()

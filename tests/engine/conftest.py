@@ -32,14 +32,18 @@ def write_config(
 
 
 @pytest.fixture
-async def services(tmp_path: Path, loopback: LoopbackServer) -> AsyncIterator[Services]:
+async def services(
+    tmp_path: Path, loopback: LoopbackServer, database_url: str
+) -> AsyncIterator[Services]:
+    """The engine on each database engine: an SQLite file (``--db``), and a PostgreSQL
+    database given as ``TUI_CHAT_DATABASE_URL``, as a user would."""
     config = write_config(tmp_path / "config.toml", loopback.base_url)
-    opened = await open_services(
-        config=str(config),
-        db=str(tmp_path / "history.sqlite3"),
-        env={"LOOP_KEY": TEST_KEY},
-        improve_titles=False,
-    )
+    env = {"LOOP_KEY": TEST_KEY}
+    db: str | None = str(tmp_path / "history.sqlite3")
+    if not database_url.startswith("sqlite"):
+        env["TUI_CHAT_DATABASE_URL"] = database_url
+        db = None
+    opened = await open_services(config=str(config), db=db, env=env, improve_titles=False)
     yield opened
     await opened.close()
 

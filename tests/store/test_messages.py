@@ -171,7 +171,7 @@ async def test_append_text_is_one_update_statement(store: Store) -> None:
     event.remove(store.engine.sync_engine, "before_cursor_execute", record)
     work = [s for s in statements if not s.startswith("BEGIN")]
     assert len(work) == 1
-    assert work[0].startswith("UPDATE messages SET content=(messages.content || ?)")
+    assert work[0].startswith("UPDATE messages SET content=(messages.content || ")
     assert "SELECT" not in work[0]
 
 

@@ -6,6 +6,8 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from tui.domain import ApiKind, ModelInfo
 from tui.store.db import Store, open_store
@@ -52,14 +54,29 @@ async def test_cache_round_trip_and_replace(repo: ConversationRepository) -> Non
 
 
 @pytest.mark.parametrize("stored", ['[{"id": 1}]', "not json at all", '{"a": 1}', "[1, 2]"])
-async def test_unreadable_cache_entry_counts_as_missing(store: Store, stored: str) -> None:
+async def test_unreadable_cache_entry_counts_as_missing(
+    store: Store, stored: str, database_url: str
+) -> None:
     await store.repository.cache_models("gmi", MODELS)
     await store.close()
-    assert store.path is not None
-    with sqlite3.connect(store.path) as connection:
-        connection.execute("UPDATE models_cache SET models = ?", (stored,))
-    connection.close()
-    reopened = await open_store(path=store.path)
+    if store.path is not None:  # a hand-edited file
+        with sqlite3.connect(store.path) as connection:
+            connection.execute("UPDATE models_cache SET models = ?", (stored,))
+        connection.close()
+    else:  # an edit on the server: its json column takes only JSON
+        server = await open_store(database_url)
+        try:
+            async with server.engine.begin() as pg:
+                update = text("UPDATE models_cache SET models = CAST(:stored AS json)")
+                if stored.startswith(("[", "{")):
+                    await pg.execute(update, {"stored": stored})
+                else:
+                    with pytest.raises(DBAPIError):
+                        await pg.execute(update, {"stored": stored})
+                    return
+        finally:
+            await server.close()
+    reopened = await open_store(database_url)
     try:
         assert await reopened.repository.cached_models("gmi") is None
         await reopened.repository.cache_models("gmi", MODELS)  # and it can be refreshed

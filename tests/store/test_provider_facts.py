@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tui.domain import ModelInfo
 from tui.store.db import open_store
 from tui.store.repository import ConversationRepository
 
 
 async def test_facts_merge_and_survive_a_restart(
-    repo: ConversationRepository, db_path: Path
+    repo: ConversationRepository, database_url: str
 ) -> None:
     assert await repo.provider_facts() == {}
     await repo.save_provider_facts("local", {"responses": False})
     await repo.save_provider_facts("local", {"max_tokens_param": "max_tokens"})
     await repo.save_provider_facts("other", {"responses": True})
-    reopened = await open_store(path=db_path)
+    reopened = await open_store(database_url)
     try:
         facts = await reopened.repository.provider_facts()
     finally:
