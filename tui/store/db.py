@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from tui.store.clients import HEARTBEAT, Heartbeat, register
 from tui.store.errors import DatabaseUrlError, StoreError
 from tui.store.failures import describe_db_error
 from tui.store.guard import WriteGuard
@@ -30,6 +31,7 @@ from tui.store.sqlitefile import (
     inspect_file,
     move_aside,
 )
+from tui.store.tree import writer_tag
 
 __all__ = ["BUSY_TIMEOUT_MS", "Store", "move_aside", "open_store", "sqlite_url"]
 
@@ -62,6 +64,8 @@ class Store:
         self._watcher: AsyncConnection | None = None
         self._watch_lock = asyncio.Lock()
         self._listener: ChangeListener | None = None
+        self.heartbeat: Heartbeat | None = None
+        """On a server: keeps this copy's ``clients`` row fresh (``tui.store.clients``)."""
         if engine.dialect.name == "postgresql":
             self._listener = ChangeListener(engine)
 
@@ -115,6 +119,9 @@ class Store:
                 self._watcher = None
             if self._listener is not None:
                 await self._listener.close()
+            if self.heartbeat is not None:
+                await self.heartbeat.stop()
+                self.heartbeat = None
             await self.engine.dispose()
         finally:
             if holder is not None:
@@ -143,6 +150,7 @@ async def open_store(
     path: Path | None = None,
     recover: bool = True,
     busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    heartbeat: float = HEARTBEAT,
 ) -> Store:
     """Open (creating or upgrading as needed) the history database at ``path`` or ``url``.
 
@@ -151,6 +159,8 @@ async def open_store(
         path: an SQLite file; its folder is created if missing. Takes precedence over ``url``.
         recover: mark messages a crashed run left ``streaming`` as ``interrupted``.
         busy_timeout_ms: how long a writer waits for another copy's lock before giving up.
+        heartbeat: on a server, seconds between two renewals of this copy's ``clients`` row
+            (``tui.store.clients``).
 
     Raises:
         DatabaseTooNewError: written by a newer version; the file is left untouched.
@@ -165,7 +175,7 @@ async def open_store(
         raise ValueError("open_store needs a database url or a file path")
     parsed = parse_url(url)
     if parsed.get_backend_name() in ("postgresql", "postgres"):
-        return await _open_server(asyncpg_url(parsed), recover=recover)
+        return await _open_server(asyncpg_url(parsed), recover=recover, heartbeat=heartbeat)
     if parsed.get_backend_name() != "sqlite":
         location = hidden(parsed)
         raise DatabaseUrlError(
@@ -204,15 +214,21 @@ async def open_store(
     return store
 
 
-async def _open_server(url: URL, *, recover: bool) -> Store:
-    """Open a history on a PostgreSQL server (see ``tui.store.postgres``)."""
+async def _open_server(url: URL, *, recover: bool, heartbeat: float) -> Store:
+    """Open a history on a PostgreSQL server (see ``tui.store.postgres``), and record this copy
+    among its clients, renewed every ``heartbeat`` seconds (see ``tui.store.clients``)."""
     location = hidden(url)
     engine = create_async_engine(url, **engine_options())
     store = Store(engine, location=location, path=None)
     try:
         await ensure_schema(engine, location=location)
+        await register(engine, writer_tag())
         if recover:
             await store.repository.mark_interrupted()
+        store.heartbeat = Heartbeat(
+            engine, writer_tag(), store.repository.mark_interrupted, interval=heartbeat
+        )
+        store.heartbeat.start()
     except DBAPIError as exc:
         await store.close()
         raise describe_db_error(exc.orig, location) from None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, case, false, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tui.domain import (
@@ -24,6 +24,7 @@ from tui.domain import (
     ToolCallRecord,
     Usage,
 )
+from tui.store.clients import seen_recently
 from tui.store.convert import (
     ATTACHMENTS,
     CONVERSATIONS,
@@ -390,24 +391,31 @@ class MessageOps(RepositoryBase):
     async def mark_interrupted(self, *, all_writers: bool = False) -> int:
         """Mark messages left ``streaming`` by a crashed run as ``interrupted``; text is kept.
 
-        Rows another live copy of the app on this machine is still streaming into are left alone,
-        unless ``all_writers`` (a reused process id keeps a row ``streaming`` until a later
-        start). Returns how many rows were marked.
+        Rows another live copy of the app is still streaming into are left alone: on this
+        machine one whose process runs; on a shared server also one on another machine that
+        was seen lately (``tui.store.clients``). Unless ``all_writers`` (a reused process id
+        keeps a row ``streaming`` until a later start). Returns how many rows were marked.
         """
+        streaming = M.status == MessageStatus.STREAMING.value
         async with self._read() as session:
-            rows = (
-                await session.execute(
-                    select(M.id, M.writer).where(M.status == MessageStatus.STREAMING.value)
-                )
-            ).all()
+            if session.get_bind().dialect.name == "postgresql":
+                seen = M.writer.in_(seen_recently())
+                query = select(M.id, M.writer, seen.label("seen")).where(streaming)
+            else:  # one machine's file: a writer elsewhere cannot be asked
+                query = select(M.id, M.writer, false().label("seen")).where(streaming)
+            rows = (await session.execute(query)).all()
         host = socket.gethostname()
-        stale = [row.id for row in rows if all_writers or orphaned(row.writer, host)]
+        stale = [
+            row.id
+            for row in rows
+            if all_writers or orphaned(row.writer, host, seen_elsewhere=bool(row.seen))
+        ]
         if not stale:
             return 0
         async with self._write() as session:
             result = await session.execute(
                 update(MESSAGES)
-                .where(M.id.in_(stale), M.status == MessageStatus.STREAMING.value)
+                .where(M.id.in_(stale), streaming)
                 .values(status=MessageStatus.INTERRUPTED.value, finished_at=now_utc(), writer=None)
             )
             return int(result.rowcount)  # type: ignore[attr-defined]

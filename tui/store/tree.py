@@ -87,14 +87,16 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def orphaned(writer: str | None, host: str) -> bool:
+def orphaned(writer: str | None, host: str, *, seen_elsewhere: bool = False) -> bool:
     """Whether a streaming row's writer is gone, so the row can be marked interrupted.
 
-    A row written on another host cannot be checked and counts as orphaned.
+    On this host the writer's process is asked. A row written on another host cannot be checked
+    there: it counts as orphaned unless that writer was ``seen_elsewhere`` lately (a shared
+    server records when each copy was last seen, ``tui.store.clients``).
     """
     if not writer:
         return True
     writer_host, _, pid_text = writer.rpartition(":")
     if writer_host != host or not pid_text.isdigit():
-        return True
+        return not seen_elsewhere
     return not _process_alive(int(pid_text))
