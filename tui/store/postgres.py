@@ -138,7 +138,7 @@ def describe_pg_error(exc: BaseException | None, location: str) -> StoreError:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         return StoreError(
             f"Cannot reach the PostgreSQL server of {location} ({reason}). Check that it is "
-            "running and that the host and port are right, then start tui-chat again.",
+            "running and that the host and port are right, then try again.",
             location=location,
         )
     code = _sqlstate(exc)
@@ -192,31 +192,37 @@ class ChangeListener:
         self._connection: AsyncConnection | None = None
         self._count = 0
         self._lock = asyncio.Lock()
+        self._dead = False
 
     def _heard(self, *_args: object) -> None:
         self._count += 1
 
     def _lost(self, *_args: object) -> None:
         self._count += 1
-        self._connection = None
+        self._dead = True  # given back (invalidated) on the next call
 
     async def token(self) -> int:
         async with self._lock:
-            if self._connection is None or self._connection.closed:
+            if self._connection is None or self._connection.closed or self._dead:
                 await self._listen()
             return self._count
 
     async def _listen(self) -> None:
+        again = self._connection is not None
         if self._connection is not None:
             with contextlib.suppress(Exception):
+                if self._dead:
+                    await self._connection.invalidate()
                 await self._connection.close()
+            self._connection = None
+        self._dead = False
         connection = await self._engine.connect()
         raw = (await connection.get_raw_connection()).driver_connection
         assert raw is not None
         await raw.add_listener(CHANGES_CHANNEL, self._heard)
         raw.add_termination_listener(self._lost)
         await connection.commit()
-        if self._connection is not None or self._count:
+        if again:
             self._count += 1  # a new connection: what changed meanwhile was not heard
         self._connection = connection
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tui.store.errors import NotFoundError
-from tui.store.failures import describe_db_error
+from tui.store.failures import describe_db_error, on_server
 from tui.store.migrate import WRITE_OPTION
 
 
@@ -30,6 +30,8 @@ class RepositoryBase:
                 yield session
         except DBAPIError as exc:
             raise describe_db_error(exc.orig, self._location) from None
+        except (OSError, TimeoutError) as exc:
+            raise self._unreachable(exc) from None
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
@@ -41,6 +43,12 @@ class RepositoryBase:
                 await session.commit()
         except DBAPIError as exc:
             raise describe_db_error(exc.orig, self._location) from None
+        except (OSError, TimeoutError) as exc:
+            raise self._unreachable(exc) from None
+
+    def _unreachable(self, exc: OSError | TimeoutError) -> BaseException:
+        """A server that cannot be reached (the driver's connect raises plain ``OSError``s)."""
+        return describe_db_error(exc, self._location) if on_server(self._location) else exc
 
     def _missing(self, what: str, ident: int | str) -> NotFoundError:
         return NotFoundError(f"{what} {ident} does not exist in {self._location}.")
