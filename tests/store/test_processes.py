@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy import text
+
 from tui.domain import MessageStatus, Role
 from tui.store.db import open_store
 
@@ -31,9 +33,13 @@ def delta(number: int) -> str:
     return f"<{number}>"  # as worker.py streams them
 
 
-async def test_killed_while_streaming_keeps_every_commit(tmp_path: Path) -> None:
-    path = tmp_path / "history.sqlite3"
-    child = spawn("stream", str(path), "1000000")
+def database(database_url: str) -> str:
+    """What worker.py is given: the file of an SQLite URL, else the URL."""
+    return database_url.removeprefix("sqlite+aiosqlite:///")
+
+
+async def test_killed_while_streaming_keeps_every_commit(database_url: str) -> None:
+    child = spawn("stream", database(database_url), "1000000")
     try:
         assert child.stdout is not None
         first = child.stdout.readline()
@@ -55,7 +61,7 @@ async def test_killed_while_streaming_keeps_every_commit(tmp_path: Path) -> None
                 stream.close()
     assert child.returncode == -signal.SIGKILL
 
-    store = await open_store(path=path)
+    store = await open_store(database_url)
     try:
         repo = store.repository
         messages = await repo.all_messages(1)
@@ -77,15 +83,17 @@ async def test_killed_while_streaming_keeps_every_commit(tmp_path: Path) -> None
         assert [hit.message_id for hit in await repo.search("29")] == [reply_id]
     finally:
         await store.close()
-    with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if store.path is not None:
+        with sqlite3.connect(store.path) as connection:
+            assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-async def test_two_processes_write_one_file_at_once(tmp_path: Path) -> None:
-    path = tmp_path / "shared.sqlite3"  # new: both copies also race to create the schema
+async def test_two_processes_write_one_history_at_once(database_url: str, tmp_path: Path) -> None:
+    # A new file or database: both copies also race to create the schema.
     go = tmp_path / "go"
     turns = 40
-    children = [spawn("write", str(path), str(go), str(turns), f"copy {n}") for n in (1, 2)]
+    db = database(database_url)
+    children = [spawn("write", db, str(go), str(turns), f"copy {n}") for n in (1, 2)]
     for child in children:  # both have opened the file, then start writing together
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "ready"
@@ -99,15 +107,17 @@ async def test_two_processes_write_one_file_at_once(tmp_path: Path) -> None:
         assert out.strip() == "ok"
         assert "locked" not in err
 
-    with sqlite3.connect(path) as connection:
-        owners = [
-            row[0] for row in connection.execute("SELECT conversation_id FROM messages ORDER BY id")
-        ]
+    store = await open_store(database_url)
+    async with store.engine.connect() as connection:
+        owners = list(
+            (await connection.execute(text("SELECT conversation_id FROM messages ORDER BY id")))
+            .scalars()
+            .all()
+        )
     switches = sum(1 for a, b in zip(owners, owners[1:], strict=False) if a != b)
     print("interleavings", switches)
     assert switches >= 5, "the two copies did not write at the same time"
 
-    store = await open_store(path=path)
     try:
         repo = store.repository
         conversations = await repo.list_conversations()

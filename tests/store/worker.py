@@ -1,5 +1,7 @@
 """A separate process for the crash and concurrency tests (run as a script, not imported).
 
+DB is an SQLite file or a database URL (a PostgreSQL server).
+
 worker.py stream DB COUNT     stream COUNT deltas into one reply, committing each,
                               printing "flushed N" after each commit (then wait to be killed)
 worker.py write DB GO COUNT NAME   open DB, print "ready", wait for the file GO to exist,
@@ -14,15 +16,19 @@ import time
 from pathlib import Path
 
 from tui.domain import MessageStatus, Role
-from tui.store.db import open_store
+from tui.store.db import Store, open_store
 
 
 def delta(number: int) -> str:
     return f"<{number}>"
 
 
-async def stream(path: Path, count: int) -> None:
-    store = await open_store(path=path)
+async def opened(db: str) -> Store:
+    return await (open_store(db) if "://" in db else open_store(path=Path(db)))
+
+
+async def stream(db: str, count: int) -> None:
+    store = await opened(db)
     repo = store.repository
     conversation = await repo.create_conversation(title="streamed")
     question = await repo.add_message(conversation.id, role=Role.USER, content="tell me")
@@ -42,8 +48,8 @@ async def stream(path: Path, count: int) -> None:
     await asyncio.sleep(60)  # the test kills us before this ends
 
 
-async def write(path: Path, go: Path, count: int, name: str) -> None:
-    store = await open_store(path=path)
+async def write(db: str, go: Path, count: int, name: str) -> None:
+    store = await opened(db)
     print("ready", flush=True)
     deadline = time.monotonic() + 20
     while not go.exists():
@@ -73,7 +79,7 @@ async def write(path: Path, go: Path, count: int, name: str) -> None:
 
 
 def main() -> None:
-    mode, db = sys.argv[1], Path(sys.argv[2])
+    mode, db = sys.argv[1], sys.argv[2]
     if mode == "stream":
         asyncio.run(stream(db, int(sys.argv[3])))
     else:

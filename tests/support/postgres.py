@@ -109,6 +109,20 @@ class PostgresServer:
             "--locale=C.UTF-8",
             "--no-sync",
         )
+        self.resume()
+        self.sql(
+            f"CREATE ROLE {PASSWORD_USER} LOGIN SUPERUSER PASSWORD '{PASSWORD}'",
+            database="postgres",
+        )
+        # The password user must give its password, over TCP: md5/scram instead of trust.
+        hba = self.data / "pg_hba.conf"
+        lines = hba.read_text().splitlines()
+        rule = f"host all {PASSWORD_USER} 127.0.0.1/32 scram-sha-256"
+        hba.write_text("\n".join([rule, *lines]) + "\n")
+        self.sql("SELECT pg_reload_conf()", database="postgres")
+
+    def resume(self) -> None:
+        """Start the server (again, after ``pause``) on the same port and folder."""
         options = (
             f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
@@ -126,16 +140,10 @@ class PostgresServer:
             "60",
             "start",
         )
-        self.sql(
-            f"CREATE ROLE {PASSWORD_USER} LOGIN SUPERUSER PASSWORD '{PASSWORD}'",
-            database="postgres",
-        )
-        # The password user must give its password, over TCP: md5/scram instead of trust.
-        hba = self.data / "pg_hba.conf"
-        lines = hba.read_text().splitlines()
-        rule = f"host all {PASSWORD_USER} 127.0.0.1/32 scram-sha-256"
-        hba.write_text("\n".join([rule, *lines]) + "\n")
-        self.sql("SELECT pg_reload_conf()", database="postgres")
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data, as when it restarts or the network goes."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def sql(self, statement: str, *, database: str = "postgres") -> str:
         """Run one statement with ``psql`` over the socket; its output."""
