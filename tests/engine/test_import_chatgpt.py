@@ -182,7 +182,9 @@ def test_a_title_with_control_characters_is_printed_harmlessly(tmp_path: Path) -
     assert rows(db_path(), "SELECT title FROM conversations") == [("Red \x1b[31malert\x9b2J",)]
 
 
-async def test_progress_is_reported_and_every_conversation_stored(tmp_path: Path) -> None:
+async def test_progress_is_reported_and_every_conversation_stored(
+    tmp_path: Path, database_url: str
+) -> None:
     count = 2 * BATCH + 500  # three rounds
     many = []
     for number in range(count):
@@ -191,7 +193,7 @@ async def test_progress_is_reported_and_every_conversation_stored(tmp_path: Path
         many.append(chat)
     file = write(tmp_path / "conversations.json", many)
     calls: list[tuple[int, float]] = []
-    store = await open_store(path=tmp_path / "bulk.sqlite3")
+    store = await open_store(database_url)
     try:
         result = await import_file(
             store.sessions, file, progress=lambda done, read: calls.append((done, read))
@@ -212,7 +214,7 @@ async def test_progress_is_reported_and_every_conversation_stored(tmp_path: Path
     broken = 2 * BATCH + 100
     many[broken - 1]["mapping"]["q"]["children"] = ["nowhere"]
     write(file, many)
-    store = await open_store(path=tmp_path / "bulk.sqlite3")
+    store = await open_store(database_url)
     try:
         try:
             await import_file(store.sessions, file)
@@ -230,7 +232,7 @@ async def test_progress_is_reported_and_every_conversation_stored(tmp_path: Path
 
 
 async def test_imported_messages_are_searchable_and_the_index_still_follows_new_ones(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
     many = []
     for number in range(1_200):
@@ -240,7 +242,7 @@ async def test_imported_messages_are_searchable_and_the_index_still_follows_new_
     many[1_100]["mapping"]["a"]["message"]["content"]["parts"] = ["Lisbon tram 東京タワー"]
     many[1_100]["title"] = "Trams and towers"
     file = write(tmp_path / "conversations.json", many)
-    store = await open_store(path=tmp_path / "bulk.sqlite3")
+    store = await open_store(database_url)
     try:
         await import_file(store.sessions, file)
         repository = store.repository
@@ -252,6 +254,7 @@ async def test_imported_messages_are_searchable_and_the_index_still_follows_new_
         ]
         assert len(await repository.search("Chat 1199")) == 1  # titles are indexed too
         # The schema's own indexing still works for what is written after an import.
+        # (On a server the ids were given by the import: the next ones are still free.)
         later = await repository.create_conversation(title="Written later")
         await repository.add_message(later.id, role=Role.USER, content="a quokka appears")
         assert [hit.conversation.id for hit in await repository.search("quokka")] == [later.id]

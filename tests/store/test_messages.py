@@ -313,3 +313,27 @@ async def test_values_this_version_does_not_know(store: Store) -> None:
         await connection.execute(text("UPDATE messages SET role = 'robot'"))
     with pytest.raises(StoreError, match="unknown role 'robot'"):
         await repo.active_path(conversation.id)
+
+
+async def test_text_either_engine_might_refuse_is_stored(store: Store) -> None:
+    """A NUL character (PostgreSQL's text cannot hold one: stored as ␀, drawn so anyway) and
+    names and ids longer than the schema's column sizes (from a custom server) are kept."""
+    repo = store.repository
+    long_id = "resp_" + "x" * 995
+    long_model = "org/" + "m" * 496
+    conversation = await repo.create_conversation(title="a \x00 title", model=long_model)
+    reply = await repo.add_message(
+        conversation.id, role=Role.ASSISTANT, status=MessageStatus.STREAMING, model=long_model
+    )
+    await repo.append_text(reply.id, "half \x00 a", reasoning="why \x00")
+    await repo.finish_message(
+        reply.id, status=MessageStatus.COMPLETE, content="done \x00 now", response_id=long_id
+    )
+    nul = "\x00" if store.path is not None else "\u2400"
+    message = await repo.get_message(reply.id)
+    assert message is not None
+    assert message.content == f"done {nul} now" and message.reasoning == f"why {nul}"
+    assert message.response_id == long_id and message.model == long_model
+    stored = await repo.get_conversation(conversation.id)
+    assert stored is not None and stored.title == f"a {nul} title"
+    assert [hit.message_id for hit in await repo.search("done now")] == [reply.id]

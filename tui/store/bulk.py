@@ -3,9 +3,11 @@
 ``BulkWriter`` takes conversations already converted (``PreparedConversation``), round by round,
 and writes them with Core ``executemany`` inserts inside one write transaction: either every one
 is stored or none is. Ids are given explicitly (the write lock is held from the first statement, so
-``max(id) + 1`` onwards is free). Foreign keys are checked at commit on SQLite, so a
-conversation's ``active_leaf_id`` can be written with the row itself. The full-text triggers of the
-schema index the rows as they go in.
+``max(id) + 1`` onwards is free; on PostgreSQL the three tables are locked against other clients'
+writes, reads go on, and the id sequences are moved past the new rows before the commit). Foreign
+keys are checked at commit (SQLite's ``defer_foreign_keys``, PostgreSQL's deferred constraints),
+so a conversation's ``active_leaf_id`` can be written with the row itself. The full-text
+triggers of the schema index the rows as they go in.
 
 On SQLite each round goes through connection-local staging tables: the rows are written there
 with ``executemany``, then moved with one ``INSERT ... SELECT`` per table. The triggers still
@@ -209,6 +211,7 @@ class BulkWriter:
         self._location = location
         self._session: AsyncSession | None = None
         self._writer: _Writer | None = None
+        self._sqlite = True
         self.next_conversation = 1
         self.next_message = 1
         self.conversation_ids: list[int] = []
@@ -224,6 +227,12 @@ class BulkWriter:
             sqlite = connection.dialect.name == "sqlite"
             if sqlite:
                 await session.execute(text("PRAGMA defer_foreign_keys = ON"))
+            else:  # PostgreSQL: no other client writes these tables until the commit
+                await session.execute(text("SET CONSTRAINTS ALL DEFERRED"))
+                await session.execute(
+                    text("LOCK TABLE conversations, messages, attachments IN EXCLUSIVE MODE")
+                )
+            self._sqlite = sqlite
             self.next_conversation = 1 + int(
                 await session.scalar(select(func.max(CONVERSATIONS.c.id))) or 0
             )
@@ -245,6 +254,8 @@ class BulkWriter:
             return
         try:
             await writer.close()
+            if not self._sqlite:
+                await reset_sequences(session)
             await session.commit()
         except DBAPIError as exc:
             await self._abandon()
@@ -346,3 +357,26 @@ class BulkWriter:
             raise describe_db_error(exc.orig, self._location) from None
         self.conversation_ids.extend(rows.ids)
         self.messages += len(rows.messages)
+
+
+SERIAL_TABLES = (CONVERSATIONS, MESSAGES, ATTACHMENTS)
+"""The tables with an integer id a sequence hands out on PostgreSQL."""
+
+
+async def reset_sequences(session: AsyncSession) -> None:
+    """Move each id sequence past the largest id written (PostgreSQL), after rows were written
+    with explicit ids, so the ids it hands out next are free."""
+    for table in SERIAL_TABLES:
+        name = table.name
+        sequence = await session.scalar(
+            text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": name}
+        )
+        if sequence is None:
+            continue
+        await session.execute(
+            text(
+                f"SELECT setval(CAST(:sequence AS regclass), "
+                f"COALESCE((SELECT MAX(id) FROM {name}), 0) + 1, false)"
+            ),
+            {"sequence": sequence},
+        )

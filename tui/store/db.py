@@ -23,7 +23,14 @@ from tui.store.errors import DatabaseUrlError, StoreError
 from tui.store.failures import describe_db_error
 from tui.store.guard import WriteGuard
 from tui.store.migrate import WRITE_OPTION, classify, ensure_schema, refuse
-from tui.store.postgres import ChangeListener, asyncpg_url, engine_options, hidden, parse_url
+from tui.store.postgres import (
+    ChangeListener,
+    asyncpg_url,
+    engine_options,
+    hidden,
+    parse_url,
+    store_nul_as_text,
+)
 from tui.store.repository import ConversationRepository
 from tui.store.sqlitefile import (
     check_sqlite_version,
@@ -219,6 +226,7 @@ async def _open_server(url: URL, *, recover: bool, heartbeat: float) -> Store:
     among its clients, renewed every ``heartbeat`` seconds (see ``tui.store.clients``)."""
     location = hidden(url)
     engine = create_async_engine(url, **engine_options())
+    store_nul_as_text(engine)
     store = Store(engine, location=location, path=None)
     try:
         await ensure_schema(engine, location=location)

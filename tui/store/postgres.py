@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from sqlalchemy import URL, make_url
+from sqlalchemy import URL, event, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -232,3 +232,46 @@ class ChangeListener:
                 with contextlib.suppress(Exception):
                     await self._connection.close()
                 self._connection = None
+
+
+NUL_STORED_AS = "\u2400"
+"""PostgreSQL's text cannot hold U+0000, which SQLite keeps: it is stored as ``␀`` instead, the
+character every screen and the CLI draw for it anyway (``tui.safe_text``)."""
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", NUL_STORED_AS) if "\x00" in value else value
+    if isinstance(value, dict):
+        return {key: _without_nul(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_without_nul(item) for item in value)
+    return value
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+def store_nul_as_text(engine: AsyncEngine) -> None:
+    """Before each statement, replace NUL in the values sent (see ``NUL_STORED_AS``), so a
+    reply, title or imported file holding one is stored rather than refused by the server."""
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+    def _replace_nul(
+        _connection: Any,
+        _cursor: Any,
+        statement: str,
+        parameters: Any,
+        _context: Any,
+        _executemany: bool,
+    ) -> tuple[str, Any]:
+        if _holds_nul(parameters):
+            parameters = _without_nul(parameters)
+        return statement, parameters

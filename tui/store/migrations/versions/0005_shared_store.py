@@ -23,6 +23,13 @@ PostgreSQL only (SQLite's search is FTS5, revision 0001, and its changes show in
   ``messages.search_cjk`` holds the folded text of the finished messages that contain Chinese,
   Japanese or Korean script, with a ``pg_trgm`` GIN index for substring search, and a partial
   index on ``id`` so a 1-2 character search walks just those rows, newest first.
+- Foreign keys that may be deferred (``DEFERRABLE INITIALLY IMMEDIATE``: checked per statement
+  as before, unless a transaction says ``SET CONSTRAINTS ALL DEFERRED``). An import or a copy
+  writes a conversation with its ``active_leaf_id`` before that message, as SQLite's
+  ``defer_foreign_keys`` allows.
+- Text without a length limit: every ``varchar(n)`` column becomes ``text``, as SQLite treats
+  them. A provider's response id or a custom server's model name longer than the model's
+  ``String(n)`` is stored rather than refused.
 - ``tui_chat_changes``: every statement that changes ``conversations`` sends a notification on
   that channel when it commits (one per transaction), for the other clients' lists.
 
@@ -125,7 +132,33 @@ POSTGRES_SQL = [
     """,
 ]
 
+_FOREIGN_KEYS = """
+    DO $$ DECLARE c record; BEGIN
+      FOR c IN SELECT conrelid::regclass AS tbl, conname FROM pg_constraint
+               WHERE contype = 'f' AND conrelid::regclass::text IN
+                     ('conversations', 'messages', 'attachments')
+      LOOP
+        EXECUTE format('ALTER TABLE %s ALTER CONSTRAINT %I {}', c.tbl, c.conname);
+      END LOOP;
+    END $$
+"""
+POSTGRES_SQL.append(_FOREIGN_KEYS.format("DEFERRABLE INITIALLY IMMEDIATE"))
+POSTGRES_SQL.insert(  # first: a column a trigger's WHEN names cannot change type afterwards
+    0,
+    """
+    DO $$ DECLARE c record; BEGIN
+      FOR c IN SELECT table_name, column_name FROM information_schema.columns
+               WHERE table_schema = current_schema() AND data_type = 'character varying'
+                 AND table_name <> 'alembic_version'
+      LOOP
+        EXECUTE format('ALTER TABLE %I ALTER COLUMN %I TYPE text', c.table_name, c.column_name);
+      END LOOP;
+    END $$
+    """
+)
+
 POSTGRES_DROP = [
+    _FOREIGN_KEYS.format("NOT DEFERRABLE"),
     "DROP TRIGGER IF EXISTS conversations_notify ON conversations",
     "DROP FUNCTION IF EXISTS tui_notify_change()",
     "DROP TRIGGER IF EXISTS conversations_search_update ON conversations",
