@@ -188,8 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     database = commands.add_parser(
         "db",
         parents=[common],
-        help="check the history database or move a damaged one aside",
-        description="The database file is --db, else TUI_CHAT_DB, else the data folder's.",
+        help="check the history database, move a damaged one aside, or copy it elsewhere",
+        description="check and move-aside work on the database file: --db, else TUI_CHAT_DB, "
+        "else the data folder's. copy also reaches a PostgreSQL history (database_url).",
     )
     actions = database.add_subparsers(dest="db_action", metavar="ACTION", required=True)
     actions.add_parser(
@@ -205,6 +206,32 @@ def build_parser() -> argparse.ArgumentParser:
         "empty history; the old file is kept beside it for recovery, and its new path printed.",
     )
     move.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    copy = actions.add_parser(
+        "copy",
+        parents=[common],
+        help="copy the whole history to or from another database (SQLite file or PostgreSQL)",
+        description="Copy every conversation, message (with its branches), attachment and the "
+        "model caches between the current history (--db, else database_url or "
+        "TUI_CHAT_DATABASE_URL, else the data folder's file) and another database, keeping "
+        "their ids. The source is only read. The target must hold no conversations yet: it is "
+        "written in one transaction, so a failure or Ctrl+C leaves it as it was. The counts on "
+        "both sides are compared at the end (exit 1 if they differ). URL is "
+        "postgresql+asyncpg://user@host:port/database (the password from PGPASSWORD or "
+        "~/.pgpass, or in the URL), an SQLite file, or sqlite+aiosqlite:///FILE.",
+    )
+    direction = copy.add_mutually_exclusive_group(required=True)
+    direction.add_argument(
+        "--to",
+        metavar="URL",
+        dest="copy_to",
+        help="copy the current history into URL (an empty history)",
+    )
+    direction.add_argument(
+        "--from",
+        metavar="URL",
+        dest="copy_from",
+        help="copy the history at URL into the current one (which must be empty)",
+    )
 
     mcp = commands.add_parser(
         "mcp",

@@ -53,7 +53,9 @@ def run_app(args: argparse.Namespace) -> int:
     path = config_file(args.config)
     settings, _ = load_settings(path)  # problems are shown once the app is up
     # A fresh machine goes straight to a new chat; a history opens on its list.
-    saved = peek_conversations(database_file(args.db)) if not settings.database_url else None
+    # (A server's history is not peeked at: the list opens, and says if it cannot reach it.)
+    on_file = args.db is not None or not settings.database_url
+    saved = peek_conversations(database_file(args.db)) if on_file else None
     TuiApp(
         factory,
         home=saved is not False,
@@ -871,7 +873,10 @@ async def _mcp_tools(settings: Any) -> int:
 
 
 async def _db(args: argparse.Namespace) -> int:
-    """``db check`` and ``db move-aside``: on the file itself, without opening the store."""
+    """``db check`` and ``db move-aside``: on the file itself, without opening the store;
+    ``db copy``: the whole history to or from another store."""
+    if args.db_action == "copy":
+        return await _db_copy(args)
     path = _database_path(args)
     if args.db_action == "check":
         return _db_check(path)
@@ -923,3 +928,135 @@ def _db_move_aside(path: Path, *, assume_yes: bool) -> int:
         file=sys.stderr,
     )
     return EXIT_OK
+
+
+if TYPE_CHECKING:
+    from tui.store.copy import Counts as CopyCounts
+    from tui.store.db import Store
+
+
+def _current_store(args: argparse.Namespace) -> tuple[str | None, Path | None]:
+    """The (url, path) of the current history, chosen as ``open_services`` chooses it."""
+    from tui.config.paths import config_file
+    from tui.config.settings import load_settings
+
+    if args.db is None:
+        settings, _ = load_settings(config_file(args.config))
+        if settings.database_url:
+            return _store_location(settings.database_url)
+    return None, _database_path(args)
+
+
+def _store_location(text: str) -> tuple[str | None, Path | None]:
+    """A URL or file path as the (url, path) ``open_store`` takes: SQLite URLs become paths."""
+    from tui.store.errors import DatabaseUrlError
+    from tui.store.postgres import parse_url
+
+    if "://" not in text:
+        return None, Path(text).expanduser()
+    try:
+        parsed = parse_url(text)
+    except DatabaseUrlError as exc:
+        raise UsageError(str(exc)) from None
+    database = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and database and not database.startswith("file:"):
+        if database == ":memory:":
+            raise UsageError("an in-memory SQLite database cannot hold a history; name a file")
+        return None, Path(database).expanduser()
+    return text, None
+
+
+def _shown_location(url: str | None, path: Path | None) -> str:
+    from tui.store.postgres import hidden
+
+    return printable(str(path) if path is not None else hidden(url or ""))
+
+
+def _copy_progress_line(done: int, total: int) -> None:
+    sys.stderr.write(f"\rCopying… {done:,} of {total:,} messages")
+    sys.stderr.flush()
+
+
+async def _open_for_copy(url: str | None, path: Path | None, *, source: bool) -> Store:
+    from tui.store.db import open_store
+    from tui.store.errors import StoreError
+
+    shown = _shown_location(url, path)
+    if source and path is not None and not path.is_file():
+        raise CommandError(f"there is no history at {shown}; nothing was copied")
+    try:
+        return await open_store(url, path=path, recover=False)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    except ValueError:  # a URL SQLAlchemy could parse but not use (a bad port, say)
+        raise UsageError(f"{shown} is not a database URL tui-chat can open") from None
+
+
+async def _db_copy(args: argparse.Namespace) -> int:
+    """``db copy --to URL`` / ``--from URL``: the whole history, counts checked at the end."""
+    from tui.store.copy import copy_history
+    from tui.store.errors import StoreError
+    from tui.store.postgres import hidden
+
+    current = _current_store(args)
+    other = _store_location(args.copy_to if args.copy_to is not None else args.copy_from)
+    source, target = (current, other) if args.copy_to is not None else (other, current)
+    if source[1] is not None and target[1] is not None and source[1].exists():
+        if target[1].exists() and source[1].resolve() == target[1].resolve():
+            raise UsageError(f"{_shown_location(*source)} is both the source and the target")
+    if source[0] is not None and target[0] is not None and hidden(source[0]) == hidden(target[0]):
+        raise UsageError(f"{_shown_location(*source)} is both the source and the target")
+    shown_target = _shown_location(*target)
+    tty = sys.stderr.isatty()
+    shown = False
+
+    def progress(done: int, total: int) -> None:
+        nonlocal shown
+        shown = True
+        _copy_progress_line(done, total)
+
+    source_store = await _open_for_copy(*source, source=True)
+    try:
+        target_store = await _open_for_copy(*target, source=False)
+        try:
+            result = await copy_history(
+                source_store, target_store, progress=progress if tty else None
+            )
+        except StoreError as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            if shown:
+                sys.stderr.write("\n")
+            await target_store.close()
+    finally:
+        await source_store.close()
+    if not result.matches:
+        raise CommandError(
+            f"the counts differ after copying to {shown_target}: the source has "
+            f"{_counts_text(result.source)}, the target {_counts_text(result.target)}. "
+            "Check the target before using it."
+        )
+    copied = result.copied
+    files = f" ({_plural(copied.attachments, 'attachment')})" if copied.attachments else ""
+    print(
+        f"Copied {_plural(copied.conversations, 'conversation')} and "
+        f"{_plural(copied.messages, 'message')}{files} from {_shown_location(*source)} to "
+        f"{shown_target}; counts match.",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def _counts_text(counts: CopyCounts) -> str:
+    """Counts as words: "3 conversations, 12 messages, 1 attachment"."""
+    return ", ".join(
+        (
+            _plural(counts.conversations, "conversation"),
+            _plural(counts.messages, "message"),
+            _plural(counts.attachments, "attachment"),
+        )
+    )
