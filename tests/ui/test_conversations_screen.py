@@ -60,7 +60,6 @@ async def list_shows(app: TuiApp, count: int) -> None:
     await wait_for(
         lambda: isinstance(app.screen, ConversationsScreen) and len(titles(app)) == count
     )
-    await wait_for(lambda: not home(app).workers.__len__() or True)
 
 
 def current_title(app: TuiApp) -> str | None:
