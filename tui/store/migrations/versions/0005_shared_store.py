@@ -19,7 +19,8 @@ PostgreSQL only (SQLite's search is FTS5, revision 0001, and its changes show in
   or digits a single space, so words split where SQLite's ``unicode61`` splits them.
   ``messages.search_doc`` is the ``tsvector`` of ``tui_words(content || tool_text)``, set by a
   trigger once the row leaves ``streaming`` (as on SQLite, a streaming append re-indexes nothing)
-  and searched through a GIN index; ``conversations.search_title`` likewise for titles.
+  and searched through a GIN index; ``conversations.search_title`` likewise for titles, and
+  ``search_title_cjk`` the folded title when it holds such script (a partial index in list order).
   ``messages.search_cjk`` holds the folded text of the finished messages that contain Chinese,
   Japanese or Korean script, with a ``pg_trgm`` GIN index for substring search, and a partial
   index on ``id`` so a 1-2 character search walks just those rows, newest first.
@@ -68,6 +69,7 @@ POSTGRES_SQL = [
     "ALTER TABLE messages ADD COLUMN search_doc tsvector",
     "ALTER TABLE messages ADD COLUMN search_cjk text",
     "ALTER TABLE conversations ADD COLUMN search_title tsvector",
+    "ALTER TABLE conversations ADD COLUMN search_title_cjk text",
     f"""
     CREATE FUNCTION tui_index_message() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -96,10 +98,11 @@ POSTGRES_SQL = [
             AND (OLD.content || OLD.tool_text) IS DISTINCT FROM (NEW.content || NEW.tool_text)))
     EXECUTE FUNCTION tui_index_message()
     """,
-    """
+    f"""
     CREATE FUNCTION tui_index_title() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         NEW.search_title := to_tsvector('simple', tui_words(NEW.title));
+        NEW.search_title_cjk := CASE WHEN NEW.title ~ {CJK_CLASS} THEN tui_fold(NEW.title) END;
         RETURN NEW;
     END $$
     """,
@@ -119,6 +122,10 @@ POSTGRES_SQL = [
     """,
     "CREATE INDEX ix_search_messages_cjk_id ON messages (id) WHERE search_cjk IS NOT NULL",
     "CREATE INDEX ix_search_conversations_title ON conversations USING gin (search_title)",
+    """
+    CREATE INDEX ix_search_conversations_cjk ON conversations (updated_at DESC, id DESC)
+    WHERE search_title_cjk IS NOT NULL
+    """,
     """
     CREATE FUNCTION tui_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -167,6 +174,7 @@ POSTGRES_DROP = [
     "DROP TRIGGER IF EXISTS messages_search_update ON messages",
     "DROP TRIGGER IF EXISTS messages_search_insert ON messages",
     "DROP FUNCTION IF EXISTS tui_index_message()",
+    "ALTER TABLE conversations DROP COLUMN IF EXISTS search_title_cjk",
     "ALTER TABLE conversations DROP COLUMN IF EXISTS search_title",
     "ALTER TABLE messages DROP COLUMN IF EXISTS search_cjk",
     "ALTER TABLE messages DROP COLUMN IF EXISTS search_doc",
