@@ -877,6 +877,12 @@ async def _db(args: argparse.Namespace) -> int:
     ``db copy``: the whole history to or from another store."""
     if args.db_action == "copy":
         return await _db_copy(args)
+    url, _ = _current_store(args)
+    if url is not None:
+        raise UsageError(
+            f"the history is on a database server ({_shown_location(url, None)}); "
+            f"'db {args.db_action}' works on an SQLite file: name one with --db"
+        )
     path = _database_path(args)
     if args.db_action == "check":
         return _db_check(path)

@@ -498,3 +498,17 @@ async def test_progress_shows_on_a_terminal_and_ctrl_c_leaves_the_target_as_it_w
     assert process.returncode == 130, shown + rest
     assert "Traceback" not in rest and "Copied" not in rest
     assert await snapshot(server) == empty
+
+
+def test_check_and_move_aside_say_a_server_history_is_not_a_file(tmp_path: Path) -> None:
+    url = "postgresql+asyncpg://me:hunter2-secret@db.example/chats"
+    for action in (["check"], ["move-aside", "--yes"]):
+        result = run("db", *action, TUI_CHAT_DATABASE_URL=url)
+        assert result.returncode == 2, result.stderr
+        line = result.stderr.strip()
+        assert "on a database server (postgresql+asyncpg://me:***@db.example/chats)" in line
+        assert "--db" in line and "hunter2" not in line and "\n" not in line
+    # With --db the file is checked as before, whatever database_url says.
+    file = tmp_path / "named.sqlite3"
+    result = run("--db", str(file), "db", "check", TUI_CHAT_DATABASE_URL=url)
+    assert result.returncode == 1 and f"there is no database at {file}" in result.stderr
