@@ -130,6 +130,17 @@ async def test_each_conversation_once_title_first_then_newest(
     assert await repo.search("kiwi", limit=0) == []
 
 
+async def test_older_conversations_are_found_behind_a_thread_full_of_matches(
+    repo: ConversationRepository,
+) -> None:
+    older = [await chat(repo, f"Older {n}", f"one mango in thread {n}") for n in range(3)]
+    busy = await chat(repo, "Busy", *(f"mango number {n}" for n in range(700)))
+    hits = await repo.search("mango")
+    # The newest 700 matches are all in one thread: the search keeps looking past them.
+    assert [hit.conversation.id for hit in hits] == [busy, *reversed(older)]
+    assert hits[0].snippet == "[mango] number 699"
+
+
 async def test_snippet_is_one_line_with_marks(repo: ConversationRepository) -> None:
     long_text = " ".join(f"word{i}" for i in range(100)) + "\n\nthe needle is here\n" + "x " * 50
     await chat(repo, "Long", long_text)

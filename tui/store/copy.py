@@ -186,6 +186,9 @@ async def _copy(
         raise
     await session.close()
     try:
+        if postgres:  # statistics for the search's plans now, not when autovacuum gets to it
+            async with target.engine.begin() as connection:
+                await connection.execute(text("ANALYZE conversations, messages"))
         async with target.sessions() as check:
             after = await count_rows(check)
     except DBAPIError as exc:
