@@ -14,11 +14,10 @@ Either engine to either engine: an SQLite file to a PostgreSQL server and back, 
   consistent snapshot; nothing is written to it), the target written in one write transaction,
   in rounds of ``BATCH`` rows through ``tui.store.bulk``'s writer (staging tables on SQLite). Any
   failure or Ctrl+C rolls the target back to what it was.
-- **Foreign keys.** SQLite checks them at commit (``defer_foreign_keys``). PostgreSQL checks
-  them at once: conversations go in without their active leaf, messages in id order (a message
-  whose parent has a larger id, which the app never makes, gets its parent set afterwards), then
-  the leaves are set. Afterwards each id sequence is moved past the largest id copied, so later
-  inserts get fresh ids.
+- **Foreign keys** are checked at commit (SQLite's ``defer_foreign_keys``, PostgreSQL's deferred
+  constraints, revision 0005), so rows go in as they are, leaves and parents included.
+  Afterwards each id sequence is moved past the largest id copied, so later inserts get fresh
+  ids.
 - **Only into an empty history.** A target that already holds conversations or messages is
   refused (``TargetNotEmptyError``) before anything is written: nothing is merged or replaced.
 """
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -158,6 +157,7 @@ async def _copy(
         if postgres:
             # No other client may start a conversation while the emptiness check holds.
             await session.execute(text("LOCK TABLE conversations IN SHARE ROW EXCLUSIVE MODE"))
+            await session.execute(text("SET CONSTRAINTS ALL DEFERRED"))
         else:
             await session.execute(text("PRAGMA defer_foreign_keys = ON"))
         present = await count_rows(session)
@@ -170,9 +170,7 @@ async def _copy(
             )
         writer = _Writer(session, staged=not postgres)
         await writer.open()
-        copied = await _write_all(
-            reading, session, writer, counts, postgres=postgres, progress=progress, batch=batch
-        )
+        copied = await _write_all(reading, session, writer, counts, progress=progress, batch=batch)
         await _copy_caches(reading, session)
         if postgres:
             await reset_sequences(session)
@@ -228,33 +226,23 @@ async def _write_all(
     writer: _Writer,
     counts: Counts,
     *,
-    postgres: bool,
     progress: Progress | None,
     batch: int,
 ) -> Counts:
-    leaves: list[dict[str, Any]] = []
     conversations = 0
     async for rows in _pages(reading, CONVERSATIONS, batch):
         for row in rows:
             if row["params"] is None:  # text that was not JSON reads as None
                 row["params"] = {}
-            if postgres and row["active_leaf_id"] is not None:
-                leaves.append({"cid": row["id"], "leaf": row["active_leaf_id"]})
-                row["active_leaf_id"] = None
         await writer.write(CONVERSATIONS, writer.encode(CONVERSATIONS, rows))
         conversations += len(rows)
 
-    later_parents: list[dict[str, Any]] = []
     messages = 0
     now = datetime.now(UTC)
     if progress is not None:
         progress(0, counts.messages)
     async for rows in _pages(reading, MESSAGES, batch):
         for row in rows:
-            parent = row["parent_id"]
-            if parent is not None and parent > row["id"]:
-                later_parents.append({"mid": row["id"], "parent": parent})
-                row["parent_id"] = None
             row["writer"] = None
             if row["status"] == MessageStatus.STREAMING.value:
                 row["status"] = MessageStatus.INTERRUPTED.value
@@ -263,21 +251,6 @@ async def _write_all(
         messages += len(rows)
         if progress is not None:
             progress(messages, counts.messages)
-
-    if later_parents:
-        await session.execute(
-            update(MESSAGES)
-            .where(MESSAGES.c.id == bindparam("mid"))
-            .values(parent_id=bindparam("parent")),
-            later_parents,
-        )
-    if leaves:
-        await session.execute(
-            update(CONVERSATIONS)
-            .where(CONVERSATIONS.c.id == bindparam("cid"))
-            .values(active_leaf_id=bindparam("leaf")),
-            leaves,
-        )
 
     attachments = 0
     async for rows in _pages(reading, ATTACHMENTS, min(batch, ATTACHMENT_BATCH)):
