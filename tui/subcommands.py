@@ -42,7 +42,7 @@ class CommandError(Exception):
 def run_app(args: argparse.Namespace) -> int:
     """``tui-chat`` with no command: the full-screen app."""
     from tui.app import TuiApp
-    from tui.config.paths import config_file, database_file, user_themes_dir
+    from tui.config.paths import config_file, history_location, user_themes_dir
     from tui.config.settings import load_settings
     from tui.services.container import open_services
     from tui.store.sqlitefile import peek_conversations
@@ -54,8 +54,8 @@ def run_app(args: argparse.Namespace) -> int:
     settings, _ = load_settings(path)  # problems are shown once the app is up
     # A fresh machine goes straight to a new chat; a history opens on its list.
     # (A server's history is not peeked at: the list opens, and says if it cannot reach it.)
-    on_file = args.db is not None or not settings.database_url
-    saved = peek_conversations(database_file(args.db)) if on_file else None
+    _, file = history_location(args.db, settings.database_url)
+    saved = peek_conversations(file) if file is not None else None
     TuiApp(
         factory,
         home=saved is not False,
@@ -943,14 +943,12 @@ if TYPE_CHECKING:
 
 def _current_store(args: argparse.Namespace) -> tuple[str | None, Path | None]:
     """The (url, path) of the current history, chosen as ``open_services`` chooses it."""
-    from tui.config.paths import config_file
+    from tui.config.paths import config_file, history_location
     from tui.config.settings import load_settings
 
-    if args.db is None:
-        settings, _ = load_settings(config_file(args.config))
-        if settings.database_url:
-            return _store_location(settings.database_url)
-    return None, _database_path(args)
+    settings, _ = load_settings(config_file(args.config))
+    url, path = history_location(args.db, settings.database_url)
+    return _store_location(url) if url is not None else (None, path)
 
 
 def _store_location(text: str) -> tuple[str | None, Path | None]:

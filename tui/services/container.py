@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.config.paths import config_file, database_file
+from tui.config.paths import config_file, history_location
 from tui.config.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -231,10 +231,11 @@ async def open_services(
     if speed is None:
         speed = _demo_speed(env.get("TUI_CHAT_DEMO_SPEED"), problems)
     client = make_client(mounts=demo_mounts(tokens_per_second=speed), transport=transport)
+    url, file = history_location(db, settings.database_url)
     try:
         store = await open_store(
-            settings.database_url if db is None else None,
-            path=None if db is None and settings.database_url else database_file(db),
+            url,
+            path=file,
             busy_timeout_ms=BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms,
         )
     except BaseException as exc:
